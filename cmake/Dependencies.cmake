@@ -1,0 +1,13 @@
+# Third-party libraries, all from Debian 12 packages (see scripts/bootstrap.sh).
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+pkg_check_modules(LIBCRYPTO REQUIRED IMPORTED_TARGET libcrypto>=3.0)
+pkg_check_modules(LIBSSL REQUIRED IMPORTED_TARGET libssl>=3.0)
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson>=2.14)
+pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl>=7.88)
+pkg_check_modules(LIBMICROHTTPD REQUIRED IMPORTED_TARGET libmicrohttpd>=0.9.75)
+pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
+pkg_check_modules(TSS2 IMPORTED_TARGET tss2-esys tss2-tctildr tss2-mu tss2-rc)
+if(SHD_BUILD_TESTS)
+    pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka>=1.1)
+endif()
