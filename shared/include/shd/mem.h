@@ -29,7 +29,7 @@ void *shd_realloc(void *p, size_t n) __attribute__((warn_unused_result));
  */
 void *shd_realloc_wipe(void *p, size_t old_n, size_t new_n) __attribute__((warn_unused_result));
 
-/* free(p); NULL is fine. */
+/* Releases p; NULL is fine. */
 void shd_free(void *p);
 
 /* Wipes n bytes at p, then frees it (freezero semantics). NULL is fine. */
