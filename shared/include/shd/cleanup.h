@@ -57,5 +57,5 @@ static inline void shd_erase_scope_run(struct shd_erase_scope *s)
 
 /* Wipes the object `var` (an array or struct in scope) when the scope ends. */
 #define SHD_CLEANUP_ERASE(var)                                                                  \
-    SHD_CLEANUP(shd_erase_scope_run)                                                            \
+    SHD_CLEANUP(shd_erase_scope_run) __attribute__((unused))                                    \
     struct shd_erase_scope SHD_CONCAT(shd_erase_, __COUNTER__) = {(void *)&(var), sizeof(var)}
