@@ -103,7 +103,7 @@ shd_result shd_error_set(int code, const char *file, int line)
     return (shd_result){.err = code};
 }
 
-static void shd_error_root_vset(const char *fmt, va_list ap)
+__attribute__((format(printf, 1, 0))) static void shd_error_root_vset(const char *fmt, va_list ap)
 {
     struct shd_error_state *s = &shd_err_state;
 
