@@ -40,6 +40,9 @@ struct listener {
     dev_t dev;
     ino_t ino;
     struct shd_http_allow_list allow;
+    char *tls_cert_pem; /* TLS listeners only: certificate chain, leaf first */
+    char *tls_key_pem;  /* its private key: wiped when freed */
+    size_t tls_key_len;
     struct MHD_Daemon *daemon;
 };
 
@@ -475,6 +478,41 @@ shd_result shd_http_server_listen_tcp(const char *host, uint16_t port,
     return SHD_OK;
 }
 
+shd_result shd_http_server_listen_tls(const char *host, uint16_t port, const char *cert_pem,
+                                      const char *key_pem, struct shd_http_server *server,
+                                      uint16_t *ret_port)
+{
+    struct listener *l = NULL;
+    uint16_t bound = 0;
+
+    SHD_ENSURE_REF(cert_pem);
+    SHD_ENSURE_REF(key_pem);
+    SHD_ENSURE_MSG(MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES, SHD_ERR_UNSUPPORTED,
+                   "libmicrohttpd was built without TLS support");
+    SHD_GUARD(listener_slot(server, &l));
+    l->tls_cert_pem = shd_strdup(cert_pem);
+    l->tls_key_pem = shd_strdup(key_pem);
+    l->tls_key_len = strlen(key_pem);
+    shd_result r = SHD_OK;
+    if (l->tls_cert_pem == NULL || l->tls_key_pem == NULL) {
+        r = shd_error_set(SHD_ERR_NOMEM, __FILE__, __LINE__);
+    } else {
+        r = shd_http_listen_tcp_open(host, port, &l->fd, &bound);
+    }
+    if (shd_is_err(r)) {
+        shd_free(l->tls_cert_pem);
+        shd_free_wipe(l->tls_key_pem, l->tls_key_len);
+        l->tls_cert_pem = NULL;
+        l->tls_key_pem = NULL;
+        return r;
+    }
+    server->nlisteners++;
+    if (ret_port != NULL) {
+        *ret_port = bound;
+    }
+    return SHD_OK;
+}
+
 shd_result shd_http_server_listen_unix(const char *path, mode_t mode,
                                        const struct shd_http_peer_allow *allow,
                                        struct shd_http_server *server)
@@ -531,13 +569,26 @@ static shd_result daemon_start(struct listener *l)
     /* Thread per connection: a handler blocked on a slow upstream call stalls nobody else. */
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
+    /* TLS listeners (the emulators' HTTPS endpoints) add the key and chain; MHD does TLS with
+     * GnuTLS. An empty array keeps the plain listeners' option list identical. */
+    struct MHD_OptionItem tls_opts[] = {
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, l->tls_key_pem},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, l->tls_cert_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    struct MHD_OptionItem no_opts[] = {{MHD_OPTION_END, 0, NULL}};
+    bool tls = l->tls_cert_pem != NULL;
+
+    if (tls) {
+        flags |= MHD_USE_TLS;
+    }
 
     l->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, l, MHD_OPTION_LISTEN_SOCKET, l->fd,
         MHD_OPTION_CONNECTION_LIMIT, s->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         s->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_STRICT_FOR_CLIENT,
-        1, MHD_OPTION_END);
+        1, MHD_OPTION_ARRAY, tls ? tls_opts : no_opts, MHD_OPTION_END);
     SHD_ENSURE_MSG(l->daemon != NULL, SHD_ERR_IO, "starting the http daemon failed");
     return SHD_OK;
 }
@@ -631,6 +682,8 @@ void shd_http_server_free(struct shd_http_server *server)
         struct listener *l = &server->listeners[i];
 
         shd_free(l->unix_path);
+        shd_free(l->tls_cert_pem);
+        shd_free_wipe(l->tls_key_pem, l->tls_key_len);
         shd_free(l->allow.uids);
         shd_free(l->allow.gids);
     }

@@ -134,6 +134,41 @@ void shd_test_pki_write_ca(const struct shd_test_pki *pki, const char *path)
     CHECK(fclose(f) == 0);
 }
 
+static char *pem_of(int (*write)(BIO *, const void *), const void *obj)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL;
+
+    CHECK(bio != NULL);
+    CHECK(write(bio, obj) == 1);
+    long n = BIO_get_mem_data(bio, &data);
+    CHECK(n > 0);
+    char *out = shd_strndup(data, (size_t)n);
+    CHECK(out != NULL);
+    BIO_free(bio);
+    return out;
+}
+
+static int write_cert(BIO *bio, const void *obj)
+{
+    return PEM_write_bio_X509(bio, (X509 *)(uintptr_t)obj);
+}
+
+static int write_key(BIO *bio, const void *obj)
+{
+    return PEM_write_bio_PrivateKey(bio, (EVP_PKEY *)(uintptr_t)obj, NULL, NULL, 0, NULL, NULL);
+}
+
+char *shd_test_pki_leaf_cert_pem(const struct shd_test_pki *pki)
+{
+    return pem_of(write_cert, pki->leaf);
+}
+
+char *shd_test_pki_leaf_key_pem(const struct shd_test_pki *pki)
+{
+    return pem_of(write_key, pki->leaf_key);
+}
+
 static int on_servername(SSL *ssl, int *alert, void *arg)
 {
     struct shd_test_tls_server *srv = arg;

@@ -24,6 +24,10 @@ void shd_test_pki_free(struct shd_test_pki *pki);
 /* Writes the CA certificate as PEM to path. */
 void shd_test_pki_write_ca(const struct shd_test_pki *pki, const char *path);
 
+/* The leaf certificate and its private key as fresh PEM strings (shd_free them). */
+char *shd_test_pki_leaf_cert_pem(const struct shd_test_pki *pki);
+char *shd_test_pki_leaf_key_pem(const struct shd_test_pki *pki);
+
 /*
  * Starts a TLS server thread on 127.0.0.1 (port chosen by the kernel) that reads one request
  * head per connection and writes `response` (a complete HTTP/1.1 response with

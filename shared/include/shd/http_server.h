@@ -113,6 +113,15 @@ SHD_RESULT shd_http_server_listen_tcp(const char *host, uint16_t port,
                                       struct shd_http_server *server, uint16_t *ret_port);
 
 /*
+ * Like shd_http_server_listen_tcp, serving HTTPS (libmicrohttpd with GnuTLS) with the given PEM
+ * certificate chain (leaf first) and private key. Both strings are copied; the key copy is wiped
+ * when the server is freed. For the local emulators, which must speak real TLS to real clients.
+ */
+SHD_RESULT shd_http_server_listen_tls(const char *host, uint16_t port, const char *cert_pem,
+                                      const char *key_pem, struct shd_http_server *server,
+                                      uint16_t *ret_port);
+
+/*
  * Creates a Unix-socket listener at path: removes a stale socket there (refuses to remove
  * anything that is not a socket: SHD_ERR_CONFIG), binds with umask 0177 in force (process-wide,
  * briefly: call before other threads create files), chmods to mode, listens. mode must not give
