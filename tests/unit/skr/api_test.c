@@ -182,7 +182,9 @@ static int group_teardown(void **state)
     if (base != NULL) {
         *base = '\0';
         (void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", STATE_DIR);
-        (void)system(cmd);
+        if (system(cmd) != 0) {
+            return -1;
+        }
     }
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "emu.h"
 
 struct aemu_subcommand {
     const char *name;
@@ -15,6 +16,7 @@ struct aemu_subcommand {
 
 static const struct aemu_subcommand subcommands[] = {
     {"init", aemu_cmd_init, "create the state directory (CA, service keys, simulated SNP chip)"},
+    {"serve", aemu_cmd_serve, "serve MAA, Key Vault, Managed HSM and IMDS/THIM on loopback"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,119 @@
+/*
+ * accesslog.c - the front layer of every listener: fault injection, dispatch to the service,
+ * and the structured access log (see faults.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "emu.h"
+#include "faults.h"
+#include "shd/cleanup.h"
+#include "shd/errors.h"
+#include "shd/http_server.h"
+#include "shd/log.h"
+#include "shd/mem.h"
+#include "shd/safety.h"
+
+#define FRONT_JSON "application/json; charset=utf-8"
+/* A JSON text cut in the middle of a member: what a client must reject as malformed. */
+#define FRONT_MALFORMED "{\"error\":{\"code\":\"Injected"
+
+static uint64_t front_now_ms(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0) {
+        return 0;
+    }
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void front_sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* The service-shaped error of an injected status: Azure's CloudError, or IMDS's flat form. */
+static shd_result front_fault_body(const struct aemu_service *svc, const struct aemu_fault *f,
+                                   struct shd_http_resp *resp)
+{
+    switch (f->body) {
+    case AEMU_FAULT_BODY_MALFORMED:
+        return shd_http_resp_body(f->status, FRONT_JSON, FRONT_MALFORMED, strlen(FRONT_MALFORMED),
+                                  resp);
+    case AEMU_FAULT_BODY_EMPTY:
+        return shd_http_resp_body(f->status, FRONT_JSON, "", 0, resp);
+    case AEMU_FAULT_BODY_ERROR:
+    default:
+        break;
+    }
+    char body[256];
+    int n = strcmp(svc->name, AEMU_SVC_IMDS) == 0
+                ? snprintf(body, sizeof(body),
+                           "{\"error\":\"injected_fault\",\"error_description\":"
+                           "\"azure-emu injected status %u\"}",
+                           f->status)
+                : snprintf(body, sizeof(body),
+                           "{\"error\":{\"code\":\"InjectedFault\",\"message\":"
+                           "\"azure-emu injected status %u\"}}",
+                           f->status);
+    SHD_ENSURE(n > 0 && (size_t)n < sizeof(body), SHD_ERR_INTERNAL);
+    return shd_http_resp_body(f->status, FRONT_JSON, body, (size_t)n, resp);
+}
+
+/* Replaces the real body by its first half (a truncated document), keeping status and type. */
+static shd_result front_cut_body(struct shd_http_resp *resp)
+{
+    size_t len = 0;
+    const uint8_t *body = shd_http_resp_get_body(resp, &len);
+    const char *ct = shd_http_resp_get_content_type(resp);
+    unsigned status = shd_http_resp_get_status(resp);
+    if (body == NULL || status == 0) {
+        return SHD_OK;
+    }
+    return shd_http_resp_body(status, ct != NULL ? ct : FRONT_JSON, body, len / 2, resp);
+}
+
+static shd_result front_apply(const struct aemu_front *fr, const struct aemu_fault *f,
+                              const struct shd_http_req *req, struct shd_http_resp *resp)
+{
+    if (f->delay_ms > 0) {
+        front_sleep_ms(f->delay_ms);
+    }
+    if (f->status == 0) {
+        SHD_GUARD(aemu_service_dispatch(fr->svc, req, resp));
+        return f->body == AEMU_FAULT_BODY_MALFORMED ? front_cut_body(resp) : SHD_OK;
+    }
+    SHD_GUARD(front_fault_body(fr->svc, f, resp));
+    if (f->retry_after > 0) {
+        char v[16];
+        (void)snprintf(v, sizeof(v), "%u", f->retry_after);
+        SHD_GUARD(shd_http_resp_header("Retry-After", v, resp));
+    }
+    return SHD_OK;
+}
+
+shd_result aemu_front_handle(void *ctx, const struct shd_http_req *req, struct shd_http_resp *resp)
+{
+    const struct aemu_front *fr = ctx;
+    uint64_t t0 = front_now_ms();
+    const char *method = shd_http_req_method(req);
+    const char *path = shd_http_req_path(req);
+    struct aemu_fault f;
+    bool faulted = strncmp(path, "/emu/", 5) != 0 &&
+                   aemu_faults_take(fr->svc->name, method, path, fr->faults, &f);
+    shd_result r =
+        faulted ? front_apply(fr, &f, req, resp) : aemu_service_dispatch(fr->svc, req, resp);
+    unsigned status = shd_is_ok(r) ? shd_http_resp_get_status(resp) : 500u;
+    if (shd_is_err(r)) {
+        (void)SHD_LOG_ERR("access", r, "%s %s failed", method, path);
+    }
+    SHD_LOG_KV(SHD_LOG_LEVEL_INFO, "access", "request", SHD_LOG_STR("svc", fr->svc->name),
+               SHD_LOG_STR("method", method), SHD_LOG_STR("host", shd_http_req_header(req, "Host")),
+               SHD_LOG_STR("path", path), SHD_LOG_UINT("status", status),
+               SHD_LOG_UINT("ms", front_now_ms() - t0), SHD_LOG_BOOL("fault", faulted));
+    return r;
+}
