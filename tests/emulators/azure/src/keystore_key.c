@@ -252,7 +252,8 @@ shd_result aemu_key_version_wrap(enum aemu_key_enc enc, EVP_PKEY *wrapping_pub,
     SHD_ENSURE_REF(v);
     SHD_ENSURE_REF(ret_ct);
     SHD_ENSURE_REF(ret_len);
-    enum shd_crypto_hash hash;
+    /* Set by ks_enc_hash; initialised because gcc -O2 cannot see through the result. */
+    enum shd_crypto_hash hash = SHD_CRYPTO_HASH_SHA256;
     SHD_GUARD(ks_enc_hash(enc, &hash));
     SHD_ENSURE_MSG(shd_crypto_key_kind(wrapping_pub) == SHD_CRYPTO_KEY_RSA, SHD_ERR_BAD_KEY,
                    "the wrapping key is not an RSA key");
