@@ -15,6 +15,7 @@ for bin in "$BUILD"/tests/fuzz/fuzz_*; do
     work=$BUILD/findings/$name
     mkdir -p "$work/corpus"
     echo "== $name (${SECONDS_PER_TARGET}s)"
-    SHD_DONT_MLOCK=1 "$bin" -max_total_time="$SECONDS_PER_TARGET" -artifact_prefix="$work/" \
+    SHD_DONT_MLOCK=1 "$bin" -max_total_time="$SECONDS_PER_TARGET" -max_len="${FUZZ_MAX_LEN:-4096}" \
+        -artifact_prefix="$work/" \
         "$work/corpus" "$ROOT/tests/fuzz/corpus/$parser" 2>&1 | tail -n 2
 done

@@ -42,12 +42,15 @@ static int replay_file(const char *path)
         len += n;
     }
     (void)fclose(f);
-    /* Copy into an exact-size allocation so ASan catches reads past the input. */
-    uint8_t *exact = shd_memdup(buf, len);
-    shd_free(buf);
+    /* Copy into an exact-size allocation (no NUL after it) so ASan and valgrind catch reads
+     * past the input, as libFuzzer would. */
+    uint8_t *exact = shd_alloc(len);
     if (exact == NULL) {
+        shd_free(buf);
         return -1;
     }
+    shd_memcpy(exact, buf, len);
+    shd_free(buf);
     (void)LLVMFuzzerTestOneInput(exact, len);
     shd_free(exact);
     return 0;
