@@ -165,7 +165,8 @@ static shd_result leaf_check(const json_t *header)
         shd_error_wrap("parsing certificate X5C[0] failed");
         return r;
     }
-    SHD_GUARD(shd_crypto_x509_pubkey(cert, &key));
+    /* An unusable key (e.g. an EC point off its curve) is a parse failure, as in Go. */
+    SHD_GUARD_CTX(shd_crypto_x509_pubkey(cert, &key), "parsing certificate X5C[0] failed");
     if (shd_crypto_key_kind(key) != SHD_CRYPTO_KEY_RSA) {
         r = shd_error_setf(SHD_ERR_BAD_KEY, __FILE__, __LINE__,
                            "x5c[0] does not hold an RSA public key");

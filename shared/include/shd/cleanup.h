@@ -18,7 +18,7 @@
 
 /* Defines `static inline void name(type **p)` that calls fn(*p) when *p is not NULL. */
 #define SHD_DEFINE_CLEANUP(type, fn, name)                                                      \
-    static inline void name(type **p)                                                           \
+    __attribute__((unused)) static inline void name(type **p)                                   \
     {                                                                                           \
         if (*p != NULL) {                                                                       \
             fn(*p);                                                                             \

@@ -356,8 +356,10 @@ shd_result gemu_instance_info_decode(const uint8_t *der, size_t len, struct gemu
     SHD_ENSURE_MSG(shd_cursor_at_end(&top), SHD_ERR_INPUT, "trailing bytes after the SEQUENCE");
     SHD_GUARD_CTX(get_string(&seq, info.zone), "zone");
     SHD_GUARD_CTX(get_integer(&seq, &info.project_number), "project number");
+    SHD_ENSURE_MSG(info.project_number > 0, SHD_ERR_INPUT, "project number must be positive");
     SHD_GUARD_CTX(get_string(&seq, info.project_id), "project id");
     SHD_GUARD_CTX(get_integer(&seq, &info.instance_id), "instance id");
+    SHD_ENSURE_MSG(info.instance_id > 0, SHD_ERR_INPUT, "instance id must be positive");
     SHD_GUARD_CTX(get_string(&seq, info.instance_name), "instance name");
     if (!shd_cursor_at_end(&seq)) {
         SHD_GUARD(get_expected(&seq, TAG_CTX0, &ctx));
