@@ -77,6 +77,8 @@ static shd_result attest_config_copy(const struct wif_attest_config *cfg, struct
                             &a->event_log_path));
     SHD_GUARD(attest_strdup(cfg->verifier_url, WIF_ATTEST_DEFAULT_VERIFIER_URL, "verifier URL",
                             &a->verifier_url));
+    SHD_GUARD(attest_strdup(cfg->verifier_issuer, WIF_ATTEST_DEFAULT_VERIFIER_URL,
+                            "verifier issuer", &a->verifier_issuer));
     SHD_GUARD(attest_strdup(cfg->mds_url, WIF_ATTEST_DEFAULT_MDS_URL, "metadata URL", &a->mds_url));
     SHD_GUARD(attest_strdup(cfg->project_id, NULL, "project id", &a->project_id));
     SHD_GUARD(attest_strdup(cfg->location, NULL, "location", &a->location));
@@ -132,6 +134,7 @@ void wif_attest_free(struct wif_attest **a)
     shd_free(p->tcti);
     shd_free(p->event_log_path);
     shd_free(p->verifier_url);
+    shd_free(p->verifier_issuer);
     shd_free(p->mds_url);
     shd_free(p->project_id);
     shd_free(p->location);
@@ -196,7 +199,7 @@ static shd_result attest_jwks(bool force, struct wif_attest *a, bool *ret_fetche
         return SHD_OK;
     }
     json_t *jwks = NULL;
-    SHD_GUARD(wif_verifier_jwks(a->verifier_url, a->http, &jwks));
+    SHD_GUARD(wif_verifier_jwks(a->verifier_url, a->verifier_issuer, a->http, &jwks));
     json_decref(a->jwks);
     a->jwks = jwks;
     a->jwks_fetched = now;
@@ -229,7 +232,7 @@ SHD_RESULT wif_attest_check_token(const char *token, size_t len, const char *aud
     shd_result r = attest_verify_sig(jws, a);
     struct shd_jwt_rules rules;
     shd_jwt_rules_init(&rules);
-    rules.iss = a->verifier_url;
+    rules.iss = a->verifier_issuer;
     rules.aud = audience;
     rules.skew = WIF_ATTEST_SKEW_S;
     rules.require_exp = true;

@@ -14,7 +14,7 @@
  *                             socket (gcp-identity.md sections 3.8, 3.9).
  *
  * Every token handed out has been checked: RS256 signature (pinned) against the JWKS named by
- * <verifier_url>/.well-known/openid-configuration, iss == verifier_url, aud == the requested
+ * <verifier_url>/.well-known/openid-configuration, iss == verifier_issuer, aud == the requested
  * audience, exp in the future, nbf/iat not in the future (60 s skew).
  *
  * Thread safety: one struct wif_attest may be shared by threads; requests are serialised by a
@@ -69,9 +69,12 @@ struct wif_attest_config {
     const char *location;       /* region of the challenge; NULL: the MDS zone minus "-x" */
 
     /* ---- both modes ---- */
-    /* Verifier base URL, also the expected token issuer (no trailing slash).
-     * NULL: WIF_ATTEST_DEFAULT_VERIFIER_URL. */
+    /* Verifier base URL (no trailing slash). NULL: WIF_ATTEST_DEFAULT_VERIFIER_URL. */
     const char *verifier_url;
+    /* Expected `iss` of the discovery document and of every token. It is fixed by Google
+     * whatever address the verifier is reached at (an emulator on localhost issues Google's
+     * issuer too). NULL: WIF_ATTEST_DEFAULT_VERIFIER_URL. */
+    const char *verifier_issuer;
     /* TLS client for the verifier API, its discovery document and the JWKS (required). */
     struct shd_http_client *http;
     /* Client for the metadata server and the AK certificate's AIA URLs (plain http; required in

@@ -44,7 +44,8 @@ struct wif_attest {
     char *tcti;
     bool ak_ecc;
     char *event_log_path; /* "" = send no event log */
-    char *verifier_url;   /* also the expected issuer */
+    char *verifier_url;
+    char *verifier_issuer; /* expected iss of discovery and tokens */
     char *mds_url;
     char *project_id; /* NULL: from the MDS */
     char *location;   /* NULL: from the MDS zone */
@@ -63,7 +64,7 @@ struct wif_attest {
 
 /*
  * Checks a token from any source (attest.c): RS256 against the verifier's JWKS (fetched through
- * the discovery document and cached), iss == a->verifier_url, aud == audience, exp/nbf/iat.
+ * the discovery document and cached), iss == a->verifier_issuer, aud == audience, exp/nbf/iat.
  * *ret_exp gets exp. Caller holds a->lock.
  */
 SHD_RESULT wif_attest_check_token(const char *token, size_t len, const char *audience,

@@ -74,6 +74,8 @@ static const struct opt OPTS[] = {
     {"sa-lifetime", OPT_LIFETIME, F(sa_lifetime_s), NULL,
      "lifetime in seconds asked for impersonated tokens (default 3600)"},
     {"verifier-url", OPT_URL, F(verifier_url), "verifier", "Google Cloud Attestation base URL"},
+    {"verifier-issuer", OPT_URL, F(verifier_issuer), NULL,
+     "expected issuer of attestation tokens (default https://confidentialcomputing.googleapis.com)"},
     {"sts-url", OPT_URL, F(sts_url), "sts", "STS base URL"},
     {"iam-url", OPT_URL, F(iam_url), "iam", "IAM Credentials base URL"},
     {"kms-url", OPT_URL, F(kms_url), "kms", "Cloud KMS base URL"},
@@ -546,6 +548,7 @@ static shd_result defaults(struct wif_config *cfg)
     SHD_GUARD(set_string(&cfg->iam_url, WIF_DEFAULT_IAM_URL));
     SHD_GUARD(set_string(&cfg->kms_url, WIF_DEFAULT_KMS_URL));
     SHD_GUARD(set_string(&cfg->verifier_url, WIF_ATTEST_DEFAULT_VERIFIER_URL));
+    SHD_GUARD(set_string(&cfg->verifier_issuer, WIF_ATTEST_DEFAULT_VERIFIER_URL));
     SHD_GUARD(set_string(&cfg->mds_url, WIF_ATTEST_DEFAULT_MDS_URL));
     SHD_GUARD(set_string(&cfg->log_level, "info"));
     return SHD_OK;
@@ -636,6 +639,7 @@ void wif_config_clear(struct wif_config *cfg)
         &cfg->attestation_audience,
         &cfg->service_account,
         &cfg->verifier_url,
+        &cfg->verifier_issuer,
         &cfg->sts_url,
         &cfg->iam_url,
         &cfg->kms_url,

@@ -47,6 +47,7 @@ struct wif_config {
     char *service_account;      /* impersonate this account; NULL: use the federated token */
     uint32_t sa_lifetime_s;
     char *verifier_url;
+    char *verifier_issuer;
     char *sts_url;
     char *iam_url;
     char *kms_url;

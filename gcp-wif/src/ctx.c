@@ -55,6 +55,7 @@ static shd_result attest_new(const struct wif_config *cfg, struct wif_ctx *c)
         .project_id = cfg->project,
         .location = cfg->location,
         .verifier_url = cfg->verifier_url,
+        .verifier_issuer = cfg->verifier_issuer,
         .http = c->http,
         .http_mds = c->http_mds,
         .launcher_token_path = cfg->launcher_token,

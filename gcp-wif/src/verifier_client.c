@@ -341,7 +341,8 @@ static shd_result verifier_get_json(const char *url, const struct shd_http_clien
     return SHD_OK;
 }
 
-SHD_RESULT wif_verifier_jwks(const char *base, const struct shd_http_client *http,
+SHD_RESULT wif_verifier_jwks(const char *base, const char *issuer,
+                             const struct shd_http_client *http,
                              json_t **ret_jwks)
 {
     SHD_ENSURE_REF(base);
@@ -360,8 +361,8 @@ SHD_RESULT wif_verifier_jwks(const char *base, const struct shd_http_client *htt
     const char *jwks_uri = NULL;
     SHD_GUARD_CTX(shd_json_get_string(disc, "issuer", &iss), "verifier discovery");
     SHD_GUARD_CTX(shd_json_get_string(disc, "jwks_uri", &jwks_uri), "verifier discovery");
-    SHD_ENSURE_MSG(strcmp(iss, base) == 0, SHD_ERR_TOKEN,
-                   "verifier discovery names another issuer");
+    SHD_ENSURE_MSG(strcmp(iss, issuer) == 0, SHD_ERR_TOKEN,
+                   "verifier discovery names issuer '%.200s', want '%.200s'", iss, issuer);
     SHD_ENSURE_MSG(strncmp(jwks_uri, "https://", 8) == 0 && strlen(jwks_uri) < VERIFIER_URL_MAX,
                    SHD_ERR_INPUT, "verifier discovery: jwks_uri is not https");
     json_t *jwks = NULL;

@@ -77,5 +77,6 @@ SHD_RESULT wif_verifier_verify(const char *base, const struct wif_verify_request
  * GET {base}/.well-known/openid-configuration, check that "issuer" equals base, then GET its
  * https "jwks_uri". *ret_jwks: the key set ({"keys":[...]}, json_decref).
  */
-SHD_RESULT wif_verifier_jwks(const char *base, const struct shd_http_client *http,
+SHD_RESULT wif_verifier_jwks(const char *base, const char *issuer,
+                             const struct shd_http_client *http,
                              json_t **ret_jwks);

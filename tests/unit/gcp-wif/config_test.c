@@ -48,6 +48,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg.iam_url, "https://iamcredentials.googleapis.com");
     assert_string_equal(cfg.kms_url, "https://cloudkms.googleapis.com");
     assert_string_equal(cfg.verifier_url, "https://confidentialcomputing.googleapis.com");
+    assert_string_equal(cfg.verifier_issuer, "https://confidentialcomputing.googleapis.com");
     assert_string_equal(cfg.mds_url, "http://metadata.google.internal");
     assert_string_equal(cfg.log_level, "info");
     assert_int_equal(cfg.sa_lifetime_s, 3600);
