@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "keysrc.h"
 #include "keystore.h"
 
 static const struct proxy_key_source SOURCES[] = {
@@ -16,6 +17,37 @@ static const struct proxy_key_source SOURCES[] = {
         .configure = NULL,
         .obtain = proxy_key_ephemeral_obtain,
         .state_free = NULL,
+    },
+    {
+        .name = "skr",
+        .polaris_name = "azure-skr",
+        .summary = "key released by skr (POLARIS_CONTAINER_AZURE_SKR_*; unix:PATH, "
+                   "default " PROXY_KEYSRC_SKR_SOCKET
+                   ", or the Microsoft sidecar on http://127.0.0.1:PORT)",
+        .retryable = true,
+        .configure = proxy_keysrc_skr_configure,
+        .obtain = proxy_keysrc_skr_obtain,
+        .state_free = proxy_keysrc_skr_free,
+    },
+    {
+        .name = "gcp-wif",
+        .polaris_name = NULL,
+        .summary = "KMS-wrapped key released once by gcp-wif (" PROXY_KEYSRC_ENV_KMS_KEY
+                   ", " PROXY_KEYSRC_ENV_WRAPPED_FILE ", " PROXY_KEYSRC_ENV_WIF_SOCKET ")",
+        .retryable = true,
+        .configure = proxy_keysrc_gcpwif_configure,
+        .obtain = proxy_keysrc_gcpwif_obtain,
+        .state_free = proxy_keysrc_gcpwif_free,
+    },
+    {
+        .name = "gcp-kms",
+        .polaris_name = "google-federated",
+        .summary = "Cloud KMS decrypt per request through gcp-wif, the key stays in KMS "
+                   "(" PROXY_KEYSRC_ENV_KMS_VERSION " or POLARIS_CONTAINER_GOOGLE_FEDERATED_KEY_*)",
+        .retryable = true,
+        .configure = proxy_keysrc_gcpkms_configure,
+        .obtain = proxy_keysrc_gcpkms_obtain,
+        .state_free = proxy_keysrc_gcpkms_free,
     },
 };
 
