@@ -160,7 +160,7 @@ static void build_roundtrip(const uint8_t *data, size_t size)
     uint16_t algs[GEMU_EVENTLOG_MAX_ALGS];
     size_t nalgs = 0;
     for (size_t i = 0; i < 4; i++) {
-        if ((b[2] >> (1 + i)) & 1u) {
+        if (((unsigned)b[2] >> (1u + i)) & 1u) {
             algs[nalgs++] = BANKS[i];
         }
     }
