@@ -13,6 +13,7 @@ DEB_PACKAGES=(
     swtpm swtpm-tools tpm2-tools
     valgrind lcov clang-format
     curl ca-certificates openssl procps iproute2 python3
+    buildah systemd
 )
 
 # Node 20 or newer is needed by the pinned Azure SDKs (Debian's own nodejs 18 is too old).
