@@ -71,7 +71,8 @@ static inline void fx_init(struct fx *f)
     fx_fail(gemu_init_run(&o), "init");
     struct gemu_state_options so = {.state_dir = f->dir};
     fx_fail(gemu_state_load(&so, &f->st), "state load");
-    struct shd_http_client_options co = {.ca_file = f->st->ca_path, .timeout_ms = 10000};
+    /* Generous: creating an RSA key version under valgrind takes 10-30 s (prime search). */
+    struct shd_http_client_options co = {.ca_file = f->st->ca_path, .timeout_ms = 180000};
     fx_fail(shd_http_client_create(&co, &f->client), "client");
 }
 
