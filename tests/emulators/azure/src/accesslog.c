@@ -2,7 +2,6 @@
  * accesslog.c - the front layer of every listener: fault injection, dispatch to the service,
  * and the structured access log (see faults.h).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -27,13 +26,6 @@ static uint64_t front_now_ms(void)
         return 0;
     }
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void front_sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
 }
 
 /* The service-shaped error of an injected status: Azure's CloudError, or IMDS's flat form. */
@@ -80,20 +72,13 @@ static shd_result front_cut_body(struct shd_http_resp *resp)
 static shd_result front_apply(const struct aemu_front *fr, const struct aemu_fault *f,
                               const struct shd_http_req *req, struct shd_http_resp *resp)
 {
-    if (f->delay_ms > 0) {
-        front_sleep_ms(f->delay_ms);
-    }
+    emu_fault_sleep(f);
     if (f->status == 0) {
         SHD_GUARD(aemu_service_dispatch(fr->svc, req, resp));
         return f->body == AEMU_FAULT_BODY_MALFORMED ? front_cut_body(resp) : SHD_OK;
     }
     SHD_GUARD(front_fault_body(fr->svc, f, resp));
-    if (f->retry_after > 0) {
-        char v[16];
-        (void)snprintf(v, sizeof(v), "%u", f->retry_after);
-        SHD_GUARD(shd_http_resp_header("Retry-After", v, resp));
-    }
-    return SHD_OK;
+    return emu_fault_retry_after(f, resp);
 }
 
 shd_result aemu_front_handle(void *ctx, const struct shd_http_req *req, struct shd_http_resp *resp)

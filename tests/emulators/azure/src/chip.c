@@ -11,6 +11,7 @@
 #include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
+#include "emu_files.h"
 #include "pki.h"
 #include "util.h"
 #include "shd/cleanup.h"
@@ -218,7 +219,7 @@ static shd_result chip_write_json(const char *dir, const struct aemu_chip_opts *
     SHD_GUARD(aemu_json_dump(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER, &text, &len));
     char path[4096];
     SHD_GUARD(chip_path(dir, "chip.json", path, sizeof(path)));
-    return aemu_pki_write_file(path, text, len, 0644);
+    return emu_file_write(path, text, len, 0644, 0);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -32,7 +32,7 @@
 #include "shd/http_server.h"
 #include "shd/result.h"
 
-struct aemu_faults; /* faults.h */
+struct emu_faults; /* faults.h: the common fault table (emu_faults.h) */
 
 /* Service names: the keys of endpoints.json, of the access log and of fault rules. */
 #define AEMU_SVC_MAA "maa"
@@ -101,8 +101,8 @@ struct aemu_state {
 
     char *compliance_status;
 
-    struct aemu_ports ports;    /* filled by serve.c after binding, before services exist */
-    struct aemu_faults *faults; /* run-time fault injection (faults.h), thread-safe */
+    struct aemu_ports ports;   /* filled by serve.c after binding, before services exist */
+    struct emu_faults *faults; /* run-time fault injection (faults.h), thread-safe */
 };
 
 /*

@@ -4,11 +4,8 @@
  */
 #include "init.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -16,6 +13,7 @@
 
 #include "chip.h"
 #include "cmd.h"
+#include "emu_files.h"
 #include "pki.h"
 #include "secctx.h"
 #include "shd/cleanup.h"
@@ -49,55 +47,14 @@
 /* ------------------------------------------------------------------------------------------ */
 /* State directory                                                                             */
 
-static shd_result init_dir_is_empty(const char *path, bool *ret)
-{
-    DIR *d = opendir(path);
-    if (d == NULL) {
-        return shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
-    }
-    bool empty = true;
-    const struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            empty = false;
-            break;
-        }
-    }
-    closedir(d);
-    *ret = empty;
-    return SHD_OK;
-}
-
-static shd_result init_mkdir(const char *path)
-{
-    if (mkdir(path, 0700) == 0 || errno == EEXIST) {
-        struct stat st;
-        SHD_GUARD_POSIX(lstat(path, &st));
-        SHD_ENSURE_MSG(S_ISDIR(st.st_mode), SHD_ERR_CONFIG, "%s is not a directory", path);
-        return SHD_OK;
-    }
-    shd_result r = shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
-    shd_error_wrap("mkdir %s", path);
-    return r;
-}
-
 static shd_result init_prepare_dirs(const char *dir, bool force)
 {
-    struct stat st;
-    if (lstat(dir, &st) == 0) {
-        SHD_ENSURE_MSG(S_ISDIR(st.st_mode), SHD_ERR_CONFIG, "%s exists and is not a directory",
-                       dir);
-        bool empty = false;
-        SHD_GUARD(init_dir_is_empty(dir, &empty));
-        SHD_ENSURE_MSG(empty || force, SHD_ERR_CONFIG,
-                       "state directory %s is not empty (use --force to overwrite)", dir);
-    }
-    SHD_GUARD(init_mkdir(dir));
-    char path[4096];
-    SHD_GUARD(aemu_path(dir, "snp", path, sizeof(path)));
-    SHD_GUARD(init_mkdir(path));
-    SHD_GUARD(aemu_path(dir, "security-context", path, sizeof(path)));
-    SHD_GUARD(init_mkdir(path));
+    SHD_GUARD(emu_dir_prepare(dir, force, 0));
+    char path[EMU_PATH_MAX];
+    SHD_GUARD(emu_path_join(dir, "snp", path, sizeof(path)));
+    SHD_GUARD(emu_dir_make(path, 0700, 0));
+    SHD_GUARD(emu_path_join(dir, "security-context", path, sizeof(path)));
+    SHD_GUARD(emu_dir_make(path, 0700, 0));
     return SHD_OK;
 }
 
@@ -117,9 +74,9 @@ static shd_result init_ca(const char *dir, EVP_PKEY **ret_key, X509 **ret_cert)
     SHD_GUARD(aemu_pki_cert_add_ext(NID_subject_key_identifier, "hash", NULL, cert));
     SHD_GUARD(aemu_pki_cert_sign(key, AEMU_SIG_DEFAULT, cert));
     char path[4096];
-    SHD_GUARD(aemu_path(dir, "ca.key", path, sizeof(path)));
+    SHD_GUARD(emu_path_join(dir, "ca.key", path, sizeof(path)));
     SHD_GUARD(aemu_pki_write_key(path, key));
-    SHD_GUARD(aemu_path(dir, "ca.pem", path, sizeof(path)));
+    SHD_GUARD(emu_path_join(dir, "ca.pem", path, sizeof(path)));
     SHD_GUARD(aemu_pki_write_certs(path, &cert, 1));
     *ret_key = SHD_TAKE_PTR(key);
     *ret_cert = SHD_TAKE_PTR(cert);
@@ -141,9 +98,9 @@ static shd_result init_server(const char *dir, X509 *ca, EVP_PKEY *ca_key)
     SHD_GUARD(aemu_pki_cert_add_ext(NID_authority_key_identifier, "keyid:always", ca, cert));
     SHD_GUARD(aemu_pki_cert_sign(ca_key, AEMU_SIG_DEFAULT, cert));
     char path[4096];
-    SHD_GUARD(aemu_path(dir, "server.key", path, sizeof(path)));
+    SHD_GUARD(emu_path_join(dir, "server.key", path, sizeof(path)));
     SHD_GUARD(aemu_pki_write_key(path, key));
-    SHD_GUARD(aemu_path(dir, "server.pem", path, sizeof(path)));
+    SHD_GUARD(emu_path_join(dir, "server.pem", path, sizeof(path)));
     return aemu_pki_write_certs(path, &cert, 1);
 }
 
@@ -160,9 +117,9 @@ static shd_result init_maa(const char *dir)
     SHD_GUARD(aemu_pki_cert_add_ext(NID_subject_key_identifier, "hash", NULL, cert));
     SHD_GUARD(aemu_pki_cert_sign(key, AEMU_SIG_DEFAULT, cert));
     char path[4096];
-    SHD_GUARD(aemu_path(dir, "maa-signing.key", path, sizeof(path)));
+    SHD_GUARD(emu_path_join(dir, "maa-signing.key", path, sizeof(path)));
     SHD_GUARD(aemu_pki_write_key(path, key));
-    SHD_GUARD(aemu_path(dir, "maa-signing.pem", path, sizeof(path)));
+    SHD_GUARD(emu_path_join(dir, "maa-signing.pem", path, sizeof(path)));
     return aemu_pki_write_certs(path, &cert, 1);
 }
 
@@ -171,7 +128,7 @@ static shd_result init_aad(const char *dir)
     SHD_CLEANUP(aemu_pkey_freep) EVP_PKEY *key = NULL;
     SHD_GUARD(aemu_pki_rsa_new(2048, &key));
     char path[4096];
-    SHD_GUARD(aemu_path(dir, "aad-issuer.key", path, sizeof(path)));
+    SHD_GUARD(emu_path_join(dir, "aad-issuer.key", path, sizeof(path)));
     return aemu_pki_write_key(path, key);
 }
 
@@ -180,7 +137,7 @@ static shd_result init_aad(const char *dir)
 static shd_result init_policy(const struct aemu_init_opts *o, uint8_t **ret, size_t *ret_len)
 {
     if (o->security_policy_path != NULL) {
-        return aemu_read_file(o->security_policy_path, INIT_MAX_POLICY, ret, ret_len);
+        return emu_file_read(o->security_policy_path, INIT_MAX_POLICY, 0, ret, ret_len);
     }
     const char *p = aemu_secctx_default_policy();
     size_t n = strlen(p);

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "emu_files.h"
 #include "pki.h"
 #include "refinfo.h"
 #include "shd/cleanup.h"
@@ -87,11 +88,11 @@ static shd_result secctx_write_b64(const char *dir, const char *name, const uint
     int n = snprintf(rel, sizeof(rel), "security-context/%s", name);
     SHD_ENSURE(n > 0 && (size_t)n < sizeof(rel), SHD_ERR_INTERNAL);
     char path[4096];
-    SHD_GUARD(aemu_path(dir, rel, path, sizeof(path)));
+    SHD_GUARD(emu_path_join(dir, rel, path, sizeof(path)));
     SHD_CLEANUP_FREE char *b64 = NULL;
     size_t b64_len = 0;
     SHD_GUARD(aemu_b64_encode(data, len, &b64, &b64_len));
-    return aemu_pki_write_file(path, b64, b64_len, 0644);
+    return emu_file_write(path, b64, b64_len, 0644, 0);
 }
 
 /* THIM JSON, members in the order of skr-sidecar.md §1.4; tcbm as 16 hex digits (§3.4). */
@@ -127,8 +128,8 @@ shd_result aemu_secctx_write(const char *dir, const struct aemu_chip *chip, cons
     size_t thim_len = 0;
     SHD_GUARD(secctx_thim_json(chip, &thim, &thim_len));
     char path[4096];
-    SHD_GUARD(aemu_path(dir, "snp/thim.json", path, sizeof(path)));
-    SHD_GUARD(aemu_pki_write_file(path, thim, thim_len, 0644));
+    SHD_GUARD(emu_path_join(dir, "snp/thim.json", path, sizeof(path)));
+    SHD_GUARD(emu_file_write(path, thim, thim_len, 0644, 0));
     SHD_GUARD(secctx_write_b64(dir, "host-amd-cert-base64", (const uint8_t *)thim, thim_len));
 
     SHD_GUARD(secctx_write_b64(dir, "security-policy-base64", policy, policy_len));

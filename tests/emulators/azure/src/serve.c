@@ -5,7 +5,6 @@
  * listen; serve until SIGTERM/SIGINT, then exit 0 (DESIGN.md "Emulator conventions").
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,6 +14,7 @@
 
 #include "akv.h"
 #include "emu.h"
+#include "emu_files.h"
 #include "faults.h"
 #include "imds.h"
 #include "maa.h"
@@ -202,20 +202,6 @@ static shd_result serve_services(struct serve *s)
 /* ------------------------------------------------------------------------------------------ */
 /* endpoints.json                                                                              */
 
-static shd_result serve_write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        SHD_GUARD_POSIX(w);
-        p += w;
-        n -= (size_t)w;
-    }
-    return SHD_OK;
-}
-
 /* Written to a temporary file in the same directory, then renamed: readers never see half. */
 static shd_result serve_write_endpoints(struct serve *s)
 {
@@ -235,30 +221,11 @@ static shd_result serve_write_endpoints(struct serve *s)
     SHD_CLEANUP_FREE char *text = NULL;
     size_t len = 0;
     SHD_GUARD(aemu_json_dump(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER, &text, &len));
-
-    char tmp[PATH_MAX];
-    int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", s->endpoints_path, (long)getpid());
-    SHD_ENSURE_MSG(n > 0 && (size_t)n < sizeof(tmp), SHD_ERR_CONFIG, "state path too long");
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    SHD_GUARD_POSIX(fd);
-    shd_result r = serve_write_all(fd, text, len);
-    if (shd_is_ok(r)) {
-        r = serve_write_all(fd, "\n", 1);
-    }
-    if (shd_is_ok(r) && fsync(fd) != 0) {
-        r = shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
-    }
-    if (close(fd) != 0 && shd_is_ok(r)) {
-        r = shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
-    }
-    if (shd_is_ok(r) && rename(tmp, s->endpoints_path) != 0) {
-        r = shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
-    }
-    if (shd_is_err(r)) {
-        (void)unlink(tmp);
-        shd_error_wrap("writing %s", s->endpoints_path);
-    }
-    return r;
+    /* The file ends with a newline: it takes the place of the dump's NUL terminator. */
+    text[len] = '\n';
+    SHD_GUARD_CTX(emu_file_write(s->endpoints_path, text, len + 1, 0644, EMU_FILE_ATOMIC),
+                  "writing %s", s->endpoints_path);
+    return SHD_OK;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -281,8 +248,8 @@ static void serve_teardown(struct serve *s)
 static shd_result serve_run(const struct serve_opts *o, struct serve *s)
 {
     SHD_GUARD(aemu_state_load(&o->state, &s->st));
-    SHD_GUARD(aemu_path(s->st->state_dir, "endpoints.json", s->endpoints_path,
-                        sizeof(s->endpoints_path)));
+    SHD_GUARD(emu_path_join(s->st->state_dir, "endpoints.json", s->endpoints_path,
+                            sizeof(s->endpoints_path)));
     /* A stale file from an earlier run must not send clients to dead ports. */
     if (unlink(s->endpoints_path) != 0 && errno != ENOENT) {
         SHD_BAIL_MSG(SHD_ERR_IO, "cannot remove stale %s", s->endpoints_path);

@@ -2,16 +2,16 @@
  * state.c - the state `azure-emu serve` loads once from the state directory, the HTTP client for
  * the emulator's own calls, Host checks, and the service route tables (see emu.h).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include <jansson.h>
 #include <openssl/x509.h>
 
 #include "emu.h"
+#include "emu_files.h"
+#include "emu_state.h"
 #include "faults.h"
 #include "maa_verify.h"
 #include "shd/cleanup.h"
@@ -23,72 +23,17 @@
 #include "shd/jwk.h"
 #include "shd/mem.h"
 #include "shd/safety.h"
-#include "util.h"
 
-#define STATE_MAX_FILE (1024u * 1024u)
 #define STATE_MAX_STATUS 64u
 #define STATE_CLIENT_TIMEOUT_MS 5000u
 
 /* ------------------------------------------------------------------------------------------ */
 /* Files                                                                                       */
 
-static shd_result state_path(const struct aemu_state *st, const char *rel, char *out, size_t cap)
+/* The state directory as the common loaders see it (reads follow symbolic links). */
+static struct emu_state_dir state_dir(const struct aemu_state *st)
 {
-    SHD_GUARD_CTX(aemu_path(st->state_dir, rel, out, cap), "state file %s", rel);
-    return SHD_OK;
-}
-
-static shd_result state_read(const struct aemu_state *st, const char *rel, uint8_t **ret,
-                             size_t *ret_len)
-{
-    char path[4096];
-    SHD_GUARD(state_path(st, rel, path, sizeof(path)));
-    shd_result r = aemu_read_file(path, STATE_MAX_FILE, ret, ret_len);
-    if (shd_is_err(r)) {
-        shd_error_wrap("reading %s (run 'azure-emu init --state %s' first?)", path, st->state_dir);
-    }
-    return r;
-}
-
-/* A private key file must not be readable by group or others (STYLE.md rule 33). */
-static shd_result state_check_key_mode(const struct aemu_state *st, const char *rel)
-{
-    char path[4096];
-    SHD_GUARD(state_path(st, rel, path, sizeof(path)));
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
-        shd_result r = shd_error_set_errno(SHD_ERR_CONFIG, errno, __FILE__, __LINE__);
-        shd_error_wrap("%s", path);
-        return r;
-    }
-    SHD_ENSURE_MSG((sb.st_mode & 077) == 0, SHD_ERR_PERMISSION,
-                   "%s is accessible by group or others (mode %03o)", path,
-                   (unsigned)(sb.st_mode & 0777));
-    return SHD_OK;
-}
-
-static shd_result state_load_key(const struct aemu_state *st, const char *rel, EVP_PKEY **ret)
-{
-    SHD_GUARD(state_check_key_mode(st, rel));
-    uint8_t *pem = NULL;
-    size_t len = 0;
-    SHD_GUARD(state_read(st, rel, &pem, &len));
-    /* shd_crypto_privkey_load wipes the PEM on every path. */
-    shd_result r = shd_crypto_privkey_load(pem, len, ret);
-    shd_free_wipe(pem, len + 1);
-    if (shd_is_err(r)) {
-        shd_error_wrap("loading %s", rel);
-    }
-    return r;
-}
-
-static shd_result state_load_cert(const struct aemu_state *st, const char *rel, X509 **ret)
-{
-    SHD_CLEANUP_FREE uint8_t *pem = NULL;
-    size_t len = 0;
-    SHD_GUARD(state_read(st, rel, &pem, &len));
-    SHD_GUARD_CTX(shd_crypto_x509_load(pem, len, ret), "loading %s", rel);
-    return SHD_OK;
+    return (struct emu_state_dir){.path = st->state_dir, .tool = "azure-emu", .read_flags = 0};
 }
 
 /* tcbm: REPORTED_TCB as 16 hex digits of the u64 (azure-formats.md §3.4). */
@@ -110,7 +55,8 @@ static shd_result state_load_thim(struct aemu_state *st)
 {
     uint8_t *text = NULL;
     size_t len = 0;
-    SHD_GUARD(state_read(st, "snp/thim.json", &text, &len));
+    struct emu_state_dir d = state_dir(st);
+    SHD_GUARD(emu_state_read(&d, "snp/thim.json", &text, &len));
     st->thim_json = (char *)text;
     SHD_CLEANUP_JSON json_t *doc = NULL;
     SHD_GUARD_CTX(shd_json_parse(st->thim_json, len, NULL, &doc), "snp/thim.json");
@@ -208,36 +154,35 @@ static shd_result state_options(const struct aemu_state_options *o, struct aemu_
 static shd_result state_load_all(const struct aemu_state_options *o, struct aemu_state *st)
 {
     SHD_GUARD(state_options(o, st));
-    char path[4096];
-    SHD_GUARD(state_path(st, "ca.pem", path, sizeof(path)));
+    struct emu_state_dir d = state_dir(st);
+    char path[EMU_PATH_MAX];
+    SHD_GUARD_CTX(emu_path_join(st->state_dir, "ca.pem", path, sizeof(path)), "state file ca.pem");
     st->ca_path = shd_strdup(path);
     SHD_ENSURE(st->ca_path != NULL, SHD_ERR_NOMEM);
-    SHD_GUARD(state_load_cert(st, "ca.pem", &st->ca_cert));
-    SHD_GUARD(state_load_key(st, "ca.key", &st->ca_key));
+    SHD_GUARD(emu_state_load_cert(&d, "ca.pem", &st->ca_cert));
+    SHD_GUARD(emu_state_load_key(&d, "ca.key", &st->ca_key));
 
     uint8_t *pem = NULL;
     size_t len = 0;
-    SHD_GUARD(state_read(st, "server.pem", &pem, &len));
+    SHD_GUARD(emu_state_read(&d, "server.pem", &pem, &len));
     st->server_cert_pem = (char *)pem;
-    SHD_GUARD(state_check_key_mode(st, "server.key"));
-    SHD_GUARD(state_read(st, "server.key", &pem, &len));
+    SHD_GUARD(emu_state_check_private(&d, "server.key"));
+    SHD_GUARD(emu_state_read(&d, "server.key", &pem, &len));
     st->server_key_pem = (char *)pem;
     st->server_key_pem_len = len;
 
-    SHD_GUARD(state_load_key(st, "maa-signing.key", &st->maa_key));
-    SHD_GUARD(state_load_cert(st, "maa-signing.pem", &st->maa_cert));
-    SHD_CLEANUP(EVP_PKEY_free_p) EVP_PKEY *maa_pub = NULL;
-    SHD_GUARD(shd_crypto_x509_pubkey(st->maa_cert, &maa_pub));
-    SHD_ENSURE_MSG(EVP_PKEY_eq(maa_pub, st->maa_key) == 1, SHD_ERR_BAD_KEY,
-                   "maa-signing.key does not match maa-signing.pem");
+    SHD_GUARD(emu_state_load_key(&d, "maa-signing.key", &st->maa_key));
+    SHD_GUARD(emu_state_load_cert(&d, "maa-signing.pem", &st->maa_cert));
+    SHD_GUARD(
+        emu_state_check_pair(st->maa_cert, st->maa_key, "maa-signing.pem", "maa-signing.key"));
     SHD_GUARD(shd_jwk_thumbprint(st->maa_key, st->maa_kid));
 
-    SHD_GUARD(state_load_key(st, "aad-issuer.key", &st->aad_key));
+    SHD_GUARD(emu_state_load_key(&d, "aad-issuer.key", &st->aad_key));
     SHD_GUARD(shd_jwk_thumbprint(st->aad_key, st->aad_kid));
 
-    SHD_GUARD(state_load_cert(st, "snp/ark.pem", &st->chip_ark));
-    SHD_GUARD(state_load_cert(st, "snp/ask.pem", &st->chip_ask));
-    SHD_GUARD(state_load_cert(st, "snp/vcek.pem", &st->chip_vcek));
+    SHD_GUARD(emu_state_load_cert(&d, "snp/ark.pem", &st->chip_ark));
+    SHD_GUARD(emu_state_load_cert(&d, "snp/ask.pem", &st->chip_ask));
+    SHD_GUARD(emu_state_load_cert(&d, "snp/vcek.pem", &st->chip_vcek));
     SHD_GUARD(state_load_thim(st));
     SHD_GUARD(state_load_roots(st));
     return aemu_faults_new(&st->faults);

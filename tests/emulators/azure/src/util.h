@@ -1,5 +1,5 @@
 /*
- * util.h - small helpers of `azure-emu init`: hex, standard base64, JSON dumps and paths.
+ * util.h - small helpers of `azure-emu init`: hex, standard base64 and JSON dumps.
  */
 #pragma once
 
@@ -22,8 +22,4 @@ SHD_RESULT aemu_b64_encode(const uint8_t *in, size_t n, char **ret, size_t *ret_
  */
 SHD_RESULT aemu_json_dump(const json_t *v, size_t flags, char **ret, size_t *ret_len);
 
-/* "<dir>/<name>" into out[cap]; SHD_ERR_CONFIG when it does not fit. */
-SHD_RESULT aemu_path(const char *dir, const char *name, char *out, size_t cap);
-
-/* Reads a whole regular file of at most max bytes into a shd_alloc'd NUL-terminated buffer. */
-SHD_RESULT aemu_read_file(const char *path, size_t max, uint8_t **ret, size_t *ret_len);
+/* Paths and whole-file reads and writes: emu_files.h (tests/emulators/common). */

@@ -1,8 +1,8 @@
 /*
  * faults.h - run-time fault injection for `gcp-emu serve` (DESIGN.md "Faults are injected at
- * run time ... per endpoint"): a small thread-safe table of rules. Each request of a service
- * takes the first rule that matches its service, method and path prefix; a rule with a count
- * is used up after that many requests.
+ * run time ... per endpoint"). The table, the rule and the control-body parser are the common
+ * ones (emu_faults.h in tests/emulators/common); this header keeps gcp-emu's names for them and
+ * says what gcp-emu accepts: any non-empty service name (GEMU_SVC_* or "*"), and "drop".
  *
  * Control (on the plain-http MDS listener, never itself subject to faults; docs/emulators.md):
  *   POST   /emu/faults  {"service":"sts","method":"POST","path_prefix":"/v1/token","count":2,
@@ -10,69 +10,58 @@
  *                        "body":"error"|"malformed"|"empty","drop":false}
  *   DELETE /emu/faults  removes every rule
  *   GET    /emu/faults  lists the rules with their remaining counts
+ * A rule with "drop" answers an empty 502 and closes the connection (serve.c).
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
+#include "emu_faults.h"
 #include "shd/result.h"
 
-#define GEMU_FAULTS_MAX 32u
-#define GEMU_FAULT_SERVICE_MAX 16u
-#define GEMU_FAULT_METHOD_MAX 16u
-#define GEMU_FAULT_PATH_MAX 256u
-#define GEMU_FAULT_DELAY_MAX_MS 60000u
-#define GEMU_FAULT_RETRY_AFTER_MAX 3600u
-#define GEMU_FAULT_COUNT_MAX 1000000u
+/* The common rule and table under gcp-emu's names (used by the services and unit tests). */
+#define gemu_fault emu_fault
+#define gemu_faults emu_faults
+#define GEMU_FAULTS_MAX EMU_FAULTS_MAX
+#define GEMU_FAULT_BODY_ERROR EMU_FAULT_BODY_ERROR
+#define GEMU_FAULT_BODY_MALFORMED EMU_FAULT_BODY_MALFORMED
+#define GEMU_FAULT_BODY_EMPTY EMU_FAULT_BODY_EMPTY
+#define gemu_fault_body emu_fault_body
 
-/* What the response of a faulted request carries. */
-enum gemu_fault_body {
-    GEMU_FAULT_BODY_ERROR = 0, /* the service's own error shape (the default) */
-    GEMU_FAULT_BODY_MALFORMED, /* a cut-off JSON text; without status: the real body cut in half */
-    GEMU_FAULT_BODY_EMPTY,     /* no body at all */
-};
+/* emu_fault_parse with gcp-emu's schema (faults.c): a control body. */
+SHD_RESULT gemu_fault_parse(const char *json, size_t len, struct emu_fault *ret);
 
-struct gemu_fault {
-    char service[GEMU_FAULT_SERVICE_MAX];  /* GEMU_SVC_* or "*" */
-    char method[GEMU_FAULT_METHOD_MAX];    /* "" = any */
-    char path_prefix[GEMU_FAULT_PATH_MAX]; /* "" = any; compared case-sensitively */
-    unsigned count;                        /* requests left; 0 = unlimited */
-    unsigned status;                       /* 0 = the real handler answers (after the delay) */
-    unsigned retry_after;                  /* seconds; adds Retry-After when > 0 */
-    unsigned delay_ms;                     /* sleep before answering */
-    enum gemu_fault_body body;
-    bool drop; /* answer nothing useful: an empty reply with Connection: close */
-};
-
-struct gemu_faults;
+/* The rules as a JSON array text (shd_json_go_dump; shd_alloc'd) for GET /emu/faults. */
+SHD_RESULT gemu_faults_list(struct emu_faults *f, char **ret, size_t *ret_len);
 
 /* A fresh empty table (gemu_faults_free). */
-SHD_RESULT gemu_faults_new(struct gemu_faults **ret);
+static inline SHD_RESULT gemu_faults_new(struct emu_faults **ret)
+{
+    return emu_faults_new(ret);
+}
 
 /* Frees the table (NULL is fine). */
-void gemu_faults_free(struct gemu_faults *f);
-
-/*
- * Parses a control body (the JSON above; unknown members, wrong types and out-of-range values
- * are SHD_ERR_INPUT with a message for the 400 answer). "service" is required; a rule must do
- * something (status, delay_ms, drop or a malformed/empty body). *ret written only on success.
- */
-SHD_RESULT gemu_fault_parse(const char *json, size_t len, struct gemu_fault *ret);
+static inline void gemu_faults_free(struct emu_faults *f)
+{
+    emu_faults_free(f);
+}
 
 /* Appends a rule (SHD_ERR_TOO_LARGE when GEMU_FAULTS_MAX rules exist). */
-SHD_RESULT gemu_faults_add(const struct gemu_fault *rule, struct gemu_faults *f);
+static inline SHD_RESULT gemu_faults_add(const struct emu_fault *rule, struct emu_faults *f)
+{
+    return emu_faults_add(rule, f);
+}
 
 /* Removes every rule. */
-void gemu_faults_clear(struct gemu_faults *f);
+static inline void gemu_faults_clear(struct emu_faults *f)
+{
+    emu_faults_clear(f);
+}
 
-/*
- * Finds the first rule for this request, uses one of its count (dropping it when it reaches 0)
- * and copies it to *ret. False (nothing written) when no rule matches.
- */
-bool gemu_faults_take(const char *service, const char *method, const char *path,
-                      struct gemu_faults *f, struct gemu_fault *ret);
-
-/* The rules as a JSON array text (shd_alloc'd, NUL-terminated) for GET /emu/faults. */
-SHD_RESULT gemu_faults_list(struct gemu_faults *f, char **ret, size_t *ret_len);
+/* The first matching rule, one of its count used up (emu_faults_take). */
+static inline bool gemu_faults_take(const char *service, const char *method, const char *path,
+                                    struct emu_faults *f, struct emu_fault *ret)
+{
+    return emu_faults_take(service, method, path, f, ret);
+}

@@ -47,7 +47,7 @@
 #include "shd/http_server.h"
 #include "shd/result.h"
 
-struct gemu_faults; /* faults.h */
+struct emu_faults;  /* faults.h: the common fault table (emu_faults.h) */
 struct gemu_tokens; /* tokens.h: opaque access tokens (STS, IAM, MDS) */
 
 /* Service names: the keys of endpoints.json, of the access log and of fault rules. */
@@ -157,7 +157,7 @@ struct gemu_state {
     json_t *config;
 
     struct gemu_ports ports;    /* filled by serve.c after binding, before services exist */
-    struct gemu_faults *faults; /* run-time fault injection (faults.h), thread-safe */
+    struct emu_faults *faults;  /* run-time fault injection (faults.h), thread-safe */
     struct gemu_tokens *tokens; /* access tokens (tokens.h), thread-safe */
 };
 
@@ -173,25 +173,7 @@ SHD_RESULT gemu_state_load(const struct gemu_state_options *opts, struct gemu_st
 /* Frees the state, wiping secrets (NULL is fine). */
 void gemu_state_free(struct gemu_state *st);
 
-/*
- * Path of a file inside the state directory: writes "<dir>/<rel>" into out[0..cap).
- * SHD_ERR_TOO_LARGE when it does not fit.
- */
-SHD_RESULT gemu_state_path(const char *state_dir, const char *rel, char *out, size_t cap);
-
-/*
- * Reads a whole regular file of at most max bytes (SHD_ERR_TOO_LARGE beyond) into a fresh
- * shd_alloc'd buffer followed by a NUL (not counted). Missing file: SHD_ERR_NOT_FOUND; other
- * failures SHD_ERR_IO. The caller frees (shd_free_wipe when the file is secret).
- */
-SHD_RESULT gemu_file_read(const char *path, size_t max, uint8_t **ret, size_t *ret_len);
-
-/*
- * Writes data to path atomically with exactly `mode`: a temporary file in the same directory
- * (O_EXCL, O_NOFOLLOW, fchmod, fsync), then rename(2). Readers see the old or the new file,
- * never a partial one (endpoints.json, config.json).
- */
-SHD_RESULT gemu_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* Paths and file I/O of the state directory: emu_files.h, emu_state.h (tests/emulators/common). */
 
 /*
  * An HTTP client for the emulator's own outgoing calls (STS fetching the issuer's discovery

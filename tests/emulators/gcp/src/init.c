@@ -3,7 +3,6 @@
  */
 #include "init.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <jansson.h>
 #include <openssl/x509v3.h>
 
+#include "emu_files.h"
 #include "gemu.h"
 #include "kms.h"
 #include "pki.h"
@@ -94,55 +94,15 @@ static shd_result init_validate(const struct init_ids *ids)
 /* ------------------------------------------------------------------------------------------ */
 /* Directories                                                                                 */
 
-static shd_result init_dir_empty(const char *path, bool *ret_empty)
-{
-    DIR *d = opendir(path);
-    if (d == NULL) {
-        return shd_error_set_errno(SHD_ERR_CONFIG, errno, __FILE__, __LINE__);
-    }
-    bool empty = true;
-    struct dirent *e = NULL;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-            empty = false;
-            break;
-        }
-    }
-    (void)closedir(d);
-    *ret_empty = empty;
-    return SHD_OK;
-}
-
-static shd_result init_mkdir(const char *path)
-{
-    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-        shd_result r = shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
-        shd_error_wrap("mkdir %s", path);
-        return r;
-    }
-    struct stat sb;
-    SHD_GUARD_POSIX(lstat(path, &sb));
-    SHD_ENSURE_MSG(S_ISDIR(sb.st_mode), SHD_ERR_CONFIG, "%s is not a directory", path);
-    SHD_GUARD_POSIX(chmod(path, 0700));
-    return SHD_OK;
-}
-
+/* The state directory and its subdirectories, owner-only even when they existed (--force). */
 static shd_result init_state_dir(const struct gemu_init_opts *o)
 {
-    struct stat sb;
-    if (lstat(o->state_dir, &sb) == 0) {
-        SHD_ENSURE_MSG(S_ISDIR(sb.st_mode), SHD_ERR_CONFIG, "%s is not a directory", o->state_dir);
-        bool empty = false;
-        SHD_GUARD_CTX(init_dir_empty(o->state_dir, &empty), "%s", o->state_dir);
-        SHD_ENSURE_MSG(empty || o->force, SHD_ERR_CONFIG,
-                       "%s is not empty (use --force to overwrite)", o->state_dir);
-    }
-    SHD_GUARD(init_mkdir(o->state_dir));
+    SHD_GUARD(emu_dir_prepare(o->state_dir, o->force, EMU_DIR_CHMOD));
     char path[INIT_PATH_MAX];
-    SHD_GUARD(gemu_state_path(o->state_dir, "ak", path, sizeof(path)));
-    SHD_GUARD(init_mkdir(path));
-    SHD_GUARD(gemu_state_path(o->state_dir, "kms", path, sizeof(path)));
-    SHD_GUARD(init_mkdir(path));
+    SHD_GUARD(emu_path_join(o->state_dir, "ak", path, sizeof(path)));
+    SHD_GUARD(emu_dir_make(path, 0700, EMU_DIR_CHMOD));
+    SHD_GUARD(emu_path_join(o->state_dir, "kms", path, sizeof(path)));
+    SHD_GUARD(emu_dir_make(path, 0700, EMU_DIR_CHMOD));
     return SHD_OK;
 }
 
@@ -152,14 +112,14 @@ static shd_result init_state_dir(const struct gemu_init_opts *o)
 static shd_result init_write_key(const char *dir, const char *rel, EVP_PKEY *key)
 {
     char path[INIT_PATH_MAX];
-    SHD_GUARD(gemu_state_path(dir, rel, path, sizeof(path)));
+    SHD_GUARD(emu_path_join(dir, rel, path, sizeof(path)));
     return gemu_pki_write_key(path, key);
 }
 
 static shd_result init_write_cert(const char *dir, const char *rel, X509 *cert)
 {
     char path[INIT_PATH_MAX];
-    SHD_GUARD(gemu_state_path(dir, rel, path, sizeof(path)));
+    SHD_GUARD(emu_path_join(dir, rel, path, sizeof(path)));
     return gemu_pki_write_certs(path, &cert, 1);
 }
 
@@ -354,8 +314,8 @@ static shd_result init_config(const char *dir, const struct init_ids *ids, bool 
     size_t len = 0;
     SHD_GUARD(shd_json_go_dump(doc, 0, &text, &len));
     char path[INIT_PATH_MAX];
-    SHD_GUARD(gemu_state_path(dir, "config.json", path, sizeof(path)));
-    SHD_GUARD(gemu_file_write_atomic(path, text, len, 0644));
+    SHD_GUARD(emu_path_join(dir, "config.json", path, sizeof(path)));
+    SHD_GUARD(emu_file_write(path, text, len, 0644, EMU_FILE_ATOMIC));
 
     SHD_GUARD(gemu_kms_material_create(dir, rsa, rsa_alg, 1));
     SHD_GUARD(gemu_kms_material_create(dir, sym, GEMU_KMS_ALG_SYMMETRIC, 1));

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "emu_files.h"
 #include "kms.h"
 #include "kms_int.h"
 #include "pki.h"
@@ -198,7 +199,7 @@ shd_result gemu_kms_material_create(const char *state_dir, const char *key_name,
     shd_result r =
         kms_material_path(state_dir, &k, version, sym ? "aes" : "pem", true, path, sizeof(path));
     if (shd_is_ok(r)) {
-        r = sym ? gemu_file_write_atomic(path, v->aes, sizeof(v->aes), 0600)
+        r = sym ? emu_file_write(path, v->aes, sizeof(v->aes), 0600, EMU_FILE_ATOMIC)
                 : gemu_pki_write_key(path, v->rsa);
     }
     gemu_kms_version_free(v);
@@ -222,7 +223,7 @@ shd_result gemu_kms_version_load(const char *state_dir, const struct gemu_kms_ke
                    "%s is accessible by group or others", path);
     uint8_t *data = NULL;
     size_t len = 0;
-    SHD_GUARD(gemu_file_read(path, 64u * 1024u, &data, &len));
+    SHD_GUARD(emu_file_read(path, 64u * 1024u, EMU_FILE_NOFOLLOW, &data, &len));
     struct gemu_kms_version *v = shd_alloc(sizeof(*v));
     shd_result r = v != NULL ? SHD_OK : shd_error_set(SHD_ERR_NOMEM, __FILE__, __LINE__);
     if (shd_is_ok(r)) {

@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "emu_files.h"
 #include "faults.h"
 #include "shd/buf.h"
 #include "shd/cleanup.h"
@@ -252,10 +253,10 @@ static shd_result mds_eventlog(void *vctx, const struct shd_http_req *req,
     (void)req;
     struct mds_ctx *ctx = vctx;
     char path[4096];
-    SHD_GUARD(gemu_state_path(ctx->st->state_dir, GEMU_EVENTLOG_FILE, path, sizeof(path)));
+    SHD_GUARD(emu_path_join(ctx->st->state_dir, GEMU_EVENTLOG_FILE, path, sizeof(path)));
     uint8_t *data = NULL;
     size_t len = 0;
-    shd_result r = gemu_file_read(path, MDS_EVENTLOG_MAX, &data, &len);
+    shd_result r = emu_file_read(path, MDS_EVENTLOG_MAX, EMU_FILE_NOFOLLOW, &data, &len);
     if (shd_is_err(r)) {
         shd_error_clear();
         return shd_http_resp_json_error(404, "no event log (serve with --vtpm)", resp);

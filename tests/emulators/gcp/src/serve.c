@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "accesslog.h"
+#include "emu_files.h"
 #include "faults.h"
 #include "gemu_cmd.h"
 #include "iam.h"
@@ -107,12 +108,7 @@ static shd_result serve_apply_fault(const struct gemu_listener *l, const struct 
                                     struct shd_http_resp *resp, bool *ret_answered)
 {
     *ret_answered = false;
-    if (f->delay_ms > 0) {
-        struct timespec ts = {.tv_sec = f->delay_ms / 1000u,
-                              .tv_nsec = (long)(f->delay_ms % 1000u) * 1000000L};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-        }
-    }
+    emu_fault_sleep(f);
     if (f->drop) {
         /* libmicrohttpd gives a handler no way to reset the connection: the nearest thing is
          * an empty 502 after which the connection is closed. */
@@ -131,11 +127,7 @@ static shd_result serve_apply_fault(const struct gemu_listener *l, const struct 
         } else {
             SHD_GUARD(shd_http_resp_body(f->status, "application/json", "", 0, resp));
         }
-        if (f->retry_after > 0) {
-            char v[16];
-            (void)snprintf(v, sizeof(v), "%u", f->retry_after);
-            SHD_GUARD(shd_http_resp_header("Retry-After", v, resp));
-        }
+        SHD_GUARD(emu_fault_retry_after(f, resp));
         *ret_answered = true;
     }
     return SHD_OK;
@@ -347,8 +339,8 @@ static shd_result serve_endpoints(const struct serve_run *run)
     size_t len = 0;
     SHD_GUARD(shd_json_go_dump(doc, 0, &text, &len));
     char path[SERVE_PATH_MAX];
-    SHD_GUARD(gemu_state_path(st->state_dir, "endpoints.json", path, sizeof(path)));
-    return gemu_file_write_atomic(path, text, len, 0644);
+    SHD_GUARD(emu_path_join(st->state_dir, "endpoints.json", path, sizeof(path)));
+    return emu_file_write(path, text, len, 0644, EMU_FILE_ATOMIC);
 }
 
 static shd_result serve_vtpm(struct serve_run *run)
@@ -356,8 +348,8 @@ static shd_result serve_vtpm(struct serve_run *run)
     struct gemu_state *st = run->st;
     char dir[SERVE_PATH_MAX];
     char log[SERVE_PATH_MAX];
-    SHD_GUARD(gemu_state_path(st->state_dir, "vtpm", dir, sizeof(dir)));
-    SHD_GUARD(gemu_state_path(st->state_dir, GEMU_EVENTLOG_FILE, log, sizeof(log)));
+    SHD_GUARD(emu_path_join(st->state_dir, "vtpm", dir, sizeof(dir)));
+    SHD_GUARD(emu_path_join(st->state_dir, GEMU_EVENTLOG_FILE, log, sizeof(log)));
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         return shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
     }

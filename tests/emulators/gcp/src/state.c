@@ -1,17 +1,16 @@
 /*
- * state.c - the state `gcp-emu serve` loads once from the state directory, file helpers, the
- * HTTP client for the emulator's own calls, and the service plug-in plumbing (see gemu.h).
+ * state.c - the state `gcp-emu serve` loads once from the state directory (files through the
+ * common emu_state.h loaders), the HTTP client for the emulator's own calls, and the service
+ * plug-in plumbing (see gemu.h).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/x509.h>
 
+#include "emu_files.h"
+#include "emu_state.h"
 #include "faults.h"
 #include "gemu.h"
 #include "shd/buf.h"
@@ -25,191 +24,17 @@
 #include "shd/safety.h"
 #include "tokens.h"
 
-#define STATE_MAX_FILE (1024u * 1024u)
+#define STATE_MAX_MSG (1024u * 1024u)
 #define STATE_CLIENT_TIMEOUT_MS 5000u
-#define STATE_PATH_MAX 4096u
-
-/* ------------------------------------------------------------------------------------------ */
-/* Files                                                                                       */
-
-shd_result gemu_state_path(const char *state_dir, const char *rel, char *out, size_t cap)
-{
-    SHD_ENSURE_REF(state_dir);
-    SHD_ENSURE_REF(rel);
-    SHD_ENSURE_REF(out);
-    int n = snprintf(out, cap, "%s/%s", state_dir, rel);
-    SHD_ENSURE_MSG(n > 0 && (size_t)n < cap, SHD_ERR_TOO_LARGE, "path %s/%s too long", state_dir,
-                   rel);
-    return SHD_OK;
-}
-
-shd_result gemu_file_read(const char *path, size_t max, uint8_t **ret, size_t *ret_len)
-{
-    SHD_ENSURE_REF(path);
-    SHD_ENSURE_REF(ret);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        int e = errno;
-        shd_result r = shd_error_set_errno(e == ENOENT ? SHD_ERR_NOT_FOUND : SHD_ERR_IO, e,
-                                           __FILE__, __LINE__);
-        shd_error_wrap("open %s", path);
-        return r;
-    }
-    struct stat sb;
-    shd_result r = SHD_OK;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (fstat(fd, &sb) != 0) {
-        r = shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
-    } else if (!S_ISREG(sb.st_mode)) {
-        r = shd_error_setf(SHD_ERR_IO, __FILE__, __LINE__, "not a regular file");
-    } else if ((uint64_t)sb.st_size > max) {
-        r = shd_error_setf(SHD_ERR_TOO_LARGE, __FILE__, __LINE__, "larger than %zu bytes", max);
-    } else {
-        size_t want = (size_t)sb.st_size;
-        buf = shd_alloc(want + 1);
-        if (buf == NULL) {
-            r = shd_error_set(SHD_ERR_NOMEM, __FILE__, __LINE__);
-        }
-        while (shd_is_ok(r) && len < want) {
-            ssize_t k = read(fd, buf + len, want - len);
-            if (k < 0 && errno == EINTR) {
-                continue;
-            }
-            if (k < 0) {
-                r = shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
-            } else if (k == 0) {
-                break; /* the file shrank: take what is there */
-            } else {
-                len += (size_t)k;
-            }
-        }
-    }
-    (void)close(fd);
-    if (shd_is_err(r)) {
-        if (buf != NULL) {
-            shd_free_wipe(buf, len + 1);
-        }
-        shd_error_wrap("read %s", path);
-        return r;
-    }
-    buf[len] = '\0';
-    *ret = buf;
-    if (ret_len != NULL) {
-        *ret_len = len;
-    }
-    return SHD_OK;
-}
-
-static shd_result state_write_all(int fd, const uint8_t *p, size_t len)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t k = write(fd, p + done, len - done);
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k <= 0) {
-            return shd_error_set_errno(SHD_ERR_IO, k == 0 ? EIO : errno, __FILE__, __LINE__);
-        }
-        done += (size_t)k;
-    }
-    return SHD_OK;
-}
-
-shd_result gemu_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
-{
-    SHD_ENSURE_REF(path);
-    SHD_ENSURE(data != NULL || len == 0, SHD_ERR_NULL);
-    SHD_ENSURE(mode <= 0777u, SHD_ERR_USAGE);
-    char tmp[STATE_PATH_MAX];
-    int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-    SHD_ENSURE_MSG(n > 0 && (size_t)n < sizeof(tmp), SHD_ERR_TOO_LARGE, "path too long");
-    (void)unlink(tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
-    if (fd < 0) {
-        shd_result r = shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
-        shd_error_wrap("create %s", tmp);
-        return r;
-    }
-    shd_result r = SHD_OK;
-    if (fchmod(fd, (mode_t)mode) != 0) {
-        r = shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
-    }
-    if (shd_is_ok(r)) {
-        r = state_write_all(fd, data, len);
-    }
-    if (shd_is_ok(r) && fsync(fd) != 0) {
-        r = shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
-    }
-    if (close(fd) != 0 && shd_is_ok(r)) {
-        r = shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
-    }
-    if (shd_is_ok(r) && rename(tmp, path) != 0) {
-        r = shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
-    }
-    if (shd_is_err(r)) {
-        (void)unlink(tmp);
-        shd_error_wrap("write %s", path);
-    }
-    return r;
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Loading                                                                                     */
 
-static shd_result state_read(const struct gemu_state *st, const char *rel, uint8_t **ret,
-                             size_t *ret_len)
+/* The state directory as the common loaders see it; reads never follow symbolic links. */
+static struct emu_state_dir state_dir(const struct gemu_state *st)
 {
-    char path[STATE_PATH_MAX];
-    SHD_GUARD(gemu_state_path(st->state_dir, rel, path, sizeof(path)));
-    shd_result r = gemu_file_read(path, STATE_MAX_FILE, ret, ret_len);
-    if (shd_is_err(r)) {
-        shd_error_wrap("state directory %s (run 'gcp-emu init' first?)", st->state_dir);
-        return r;
-    }
-    return SHD_OK;
-}
-
-/* A private key file must not be accessible by group or others (STYLE.md rule 33). */
-static shd_result state_check_key_mode(const struct gemu_state *st, const char *rel)
-{
-    char path[STATE_PATH_MAX];
-    SHD_GUARD(gemu_state_path(st->state_dir, rel, path, sizeof(path)));
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
-        shd_result r = shd_error_set_errno(SHD_ERR_CONFIG, errno, __FILE__, __LINE__);
-        shd_error_wrap("%s", path);
-        return r;
-    }
-    SHD_ENSURE_MSG((sb.st_mode & 077) == 0, SHD_ERR_PERMISSION,
-                   "%s is accessible by group or others (mode %03o)", path,
-                   (unsigned)(sb.st_mode & 0777));
-    return SHD_OK;
-}
-
-static shd_result state_load_key(const struct gemu_state *st, const char *rel, EVP_PKEY **ret)
-{
-    SHD_GUARD(state_check_key_mode(st, rel));
-    uint8_t *pem = NULL;
-    size_t len = 0;
-    SHD_GUARD(state_read(st, rel, &pem, &len));
-    /* shd_crypto_privkey_load wipes the PEM on every path. */
-    shd_result r = shd_crypto_privkey_load(pem, len, ret);
-    shd_free_wipe(pem, len + 1);
-    if (shd_is_err(r)) {
-        shd_error_wrap("loading %s", rel);
-    }
-    return r;
-}
-
-static shd_result state_load_cert(const struct gemu_state *st, const char *rel, X509 **ret)
-{
-    SHD_CLEANUP_FREE uint8_t *pem = NULL;
-    size_t len = 0;
-    SHD_GUARD(state_read(st, rel, &pem, &len));
-    SHD_GUARD_CTX(shd_crypto_x509_load(pem, len, ret), "loading %s", rel);
-    return SHD_OK;
+    return (struct emu_state_dir){
+        .path = st->state_dir, .tool = "gcp-emu", .read_flags = EMU_FILE_NOFOLLOW};
 }
 
 /* kid = hex of the first 20 bytes of SHA-256(SPKI DER): 40 hex digits like Google's. */
@@ -238,7 +63,8 @@ static shd_result state_load_config(struct gemu_state *st)
 {
     SHD_CLEANUP_FREE uint8_t *text = NULL;
     size_t len = 0;
-    SHD_GUARD(state_read(st, "config.json", &text, &len));
+    struct emu_state_dir d = state_dir(st);
+    SHD_GUARD(emu_state_read(&d, "config.json", &text, &len));
     SHD_GUARD_CTX(shd_json_parse((const char *)text, len, NULL, &st->config), "config.json");
     json_t *project = NULL;
     json_t *inst = NULL;
@@ -262,33 +88,32 @@ static shd_result state_load_all(const struct gemu_state_options *o, struct gemu
 {
     st->state_dir = shd_strdup(o->state_dir);
     SHD_ENSURE(st->state_dir != NULL, SHD_ERR_NOMEM);
-    char path[STATE_PATH_MAX];
-    SHD_GUARD(gemu_state_path(st->state_dir, "ca.pem", path, sizeof(path)));
+    struct emu_state_dir d = state_dir(st);
+    char path[EMU_PATH_MAX];
+    SHD_GUARD(emu_path_join(st->state_dir, "ca.pem", path, sizeof(path)));
     st->ca_path = shd_strdup(path);
     SHD_ENSURE(st->ca_path != NULL, SHD_ERR_NOMEM);
-    SHD_GUARD(state_load_cert(st, "ca.pem", &st->ca_cert));
+    SHD_GUARD(emu_state_load_cert(&d, "ca.pem", &st->ca_cert));
 
     uint8_t *pem = NULL;
     size_t len = 0;
-    SHD_GUARD(state_read(st, "server.pem", &pem, &len));
+    SHD_GUARD(emu_state_read(&d, "server.pem", &pem, &len));
     st->server_cert_pem = (char *)pem;
-    SHD_GUARD(state_check_key_mode(st, "server.key"));
-    SHD_GUARD(state_read(st, "server.key", &pem, &len));
+    SHD_GUARD(emu_state_check_private(&d, "server.key"));
+    SHD_GUARD(emu_state_read(&d, "server.key", &pem, &len));
     st->server_key_pem = (char *)pem;
     st->server_key_pem_len = len;
 
-    SHD_GUARD(state_load_key(st, "verifier.key", &st->verifier_key));
+    SHD_GUARD(emu_state_load_key(&d, "verifier.key", &st->verifier_key));
     SHD_GUARD(state_kid(st->verifier_key, st->verifier_kid));
-    SHD_GUARD(state_load_key(st, "google.key", &st->google_key));
+    SHD_GUARD(emu_state_load_key(&d, "google.key", &st->google_key));
     SHD_GUARD(state_kid(st->google_key, st->google_kid));
 
-    SHD_GUARD(state_load_cert(st, "ak/root.pem", &st->ak_root_cert));
-    SHD_GUARD(state_load_cert(st, "ak/intermediate.pem", &st->ak_ca_cert));
-    SHD_GUARD(state_load_key(st, "ak/intermediate.key", &st->ak_ca_key));
-    SHD_CLEANUP(EVP_PKEY_free_p) EVP_PKEY *ak_pub = NULL;
-    SHD_GUARD(shd_crypto_x509_pubkey(st->ak_ca_cert, &ak_pub));
-    SHD_ENSURE_MSG(EVP_PKEY_eq(ak_pub, st->ak_ca_key) == 1, SHD_ERR_BAD_KEY,
-                   "ak/intermediate.key does not match ak/intermediate.pem");
+    SHD_GUARD(emu_state_load_cert(&d, "ak/root.pem", &st->ak_root_cert));
+    SHD_GUARD(emu_state_load_cert(&d, "ak/intermediate.pem", &st->ak_ca_cert));
+    SHD_GUARD(emu_state_load_key(&d, "ak/intermediate.key", &st->ak_ca_key));
+    SHD_GUARD(emu_state_check_pair(st->ak_ca_cert, st->ak_ca_key, "ak/intermediate.pem",
+                                   "ak/intermediate.key"));
 
     SHD_GUARD(state_load_config(st));
     SHD_GUARD(gemu_faults_new(&st->faults));
@@ -503,7 +328,7 @@ shd_result gemu_resp_google_error(unsigned status, const char *grpc_status, cons
     SHD_GUARD(shd_http_json_escape(message, &msg));
     SHD_GUARD(shd_http_json_escape(grpc_status, &code));
     struct shd_buf b;
-    shd_buf_init(STATE_MAX_FILE, 0, &b);
+    shd_buf_init(STATE_MAX_MSG, 0, &b);
     shd_result r = shd_buf_appendf(
         &b, "{\"error\":{\"code\":%u,\"message\":\"%s\",\"status\":\"%s\"}}", status, msg, code);
     if (shd_is_ok(r)) {
@@ -527,7 +352,7 @@ shd_result gemu_resp_permission_denied(const char *permission, const char *resou
     SHD_ENSURE_REF(domain);
     SHD_ENSURE_REF(resp);
     struct shd_buf msg;
-    shd_buf_init(STATE_MAX_FILE, 0, &msg);
+    shd_buf_init(STATE_MAX_MSG, 0, &msg);
     shd_result r = resource != NULL
                        ? shd_buf_appendf(&msg,
                                          "Permission '%s' denied on resource '%s' (or it may "

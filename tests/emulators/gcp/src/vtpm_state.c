@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 
+#include "emu_files.h"
 #include "gemu.h"
 #include "vtpm_state.h"
 
@@ -26,8 +27,8 @@ shd_result gemu_vtpm_serve_start(struct gemu_state *st, struct gemu_vtpm **ret)
     SHD_ENSURE_REF(ret);
     SHD_ENSURE_MSG(st->ak_ca_cert != NULL && st->ak_ca_key != NULL, SHD_ERR_CONFIG,
                    "the state has no AK CA");
-    SHD_GUARD(gemu_state_path(st->state_dir, "vtpm", dir, sizeof(dir)));
-    SHD_GUARD(gemu_state_path(st->state_dir, GEMU_EVENTLOG_FILE, log, sizeof(log)));
+    SHD_GUARD(emu_path_join(st->state_dir, "vtpm", dir, sizeof(dir)));
+    SHD_GUARD(emu_path_join(st->state_dir, GEMU_EVENTLOG_FILE, log, sizeof(log)));
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         return shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
     }
