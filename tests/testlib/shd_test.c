@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "shd/mem.h"
 #include "shd_test.h"
 
@@ -113,4 +115,16 @@ uint8_t *shd_test_unhex(const char *hex, size_t *ret_len)
     }
     *ret_len = len;
     return out;
+}
+
+void shd_test_json_free(void *p)
+{
+    json_malloc_t alloc_fn = NULL;
+    json_free_t free_fn = NULL;
+
+    if (p == NULL) {
+        return;
+    }
+    json_get_alloc_funcs(&alloc_fn, &free_fn);
+    free_fn(p);
 }

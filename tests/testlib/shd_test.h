@@ -35,3 +35,9 @@ const char *shd_test_vector_path(const char *rel);
 
 /* Decodes a hex string (whitespace ignored) into a fresh buffer; fails the test on bad hex. */
 uint8_t *shd_test_unhex(const char *hex, size_t *ret_len);
+
+/*
+ * Frees a buffer jansson allocated (json_dumps) with jansson's current free function: libc's,
+ * or shd_free when the test installed shd_json_allocator_install. NULL is fine.
+ */
+void shd_test_json_free(void *p);

@@ -221,7 +221,7 @@ static char *id_token(struct fixture *f, const char *aud, const char *kid)
 
     EXPECT_OK(shd_jws_sign(&hdr, (const uint8_t *)payload, strlen(payload), f->google_key,
                            SHD_JWS_RS256, &tok, NULL));
-    free(payload);
+    shd_test_json_free(payload);
     json_decref(c);
     return tok;
 }
@@ -274,7 +274,7 @@ static shd_result verify_json(struct fixture *f, enum gemu_verify_method m, cons
 
     *tok = NULL;
     r = gemu_verifier_verify(m, name, (const uint8_t *)body, strlen(body), f->v, tok);
-    free(body);
+    shd_test_json_free(body);
     return r;
 }
 

@@ -59,9 +59,9 @@ static void test_args_good(void **state)
     size_t n = strlen(in);
     char *wrapped = shd_alloc(n + 3);
     assert_non_null(wrapped);
-    memcpy(wrapped, in, 10);
-    memcpy(wrapped + 10, "\r\n", 2);
-    memcpy(wrapped + 12, in + 10, n - 10);
+    shd_memcpy(wrapped, in, 10);
+    shd_memcpy(wrapped + 10, "\r\n", 2);
+    shd_memcpy(wrapped + 12, in + 10, n - 10);
     EXPECT_OK(skr_sidecar_args_decode(wrapped, &a));
     assert_int_equal(a.certcache.type, SKR_CERT_ENDPOINT_LOCAL_THIM);
     assert_string_equal(a.certcache.endpoint, "169.254.169.254/metadata/THIM/amd/certification");
