@@ -1,6 +1,7 @@
 /*
  * mem.c - the only file allowed to call malloc/free/memcpy/memcmp directly (STYLE.md rule 21).
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,31 +9,36 @@
 #include "shd/mem.h"
 #include "shd/safety.h"
 
-static long shd_mem_fail_countdown = -1;
-static unsigned long shd_mem_allocs;
+/*
+ * Failure injection for tests. Atomic because allocations happen on every server thread; relaxed
+ * order is enough, the counters guard no other memory.
+ */
+static atomic_long shd_mem_fail_countdown = -1;
+static atomic_ulong shd_mem_allocs;
 
 static bool shd_mem_should_fail(void)
 {
-    shd_mem_allocs++;
-    if (shd_mem_fail_countdown < 0) {
-        return false;
+    atomic_fetch_add_explicit(&shd_mem_allocs, 1, memory_order_relaxed);
+    long left = atomic_load_explicit(&shd_mem_fail_countdown, memory_order_relaxed);
+
+    while (left >= 0) {
+        /* 0 means this allocation fails; the countdown then switches itself off (-1). */
+        if (atomic_compare_exchange_weak_explicit(&shd_mem_fail_countdown, &left, left - 1,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+            return left == 0;
+        }
     }
-    if (shd_mem_fail_countdown == 0) {
-        shd_mem_fail_countdown = -1;
-        return true;
-    }
-    shd_mem_fail_countdown--;
     return false;
 }
 
 void shd_mem_fail_after(long n)
 {
-    shd_mem_fail_countdown = n;
+    atomic_store_explicit(&shd_mem_fail_countdown, n, memory_order_relaxed);
 }
 
 unsigned long shd_mem_alloc_count(void)
 {
-    return shd_mem_allocs;
+    return atomic_load_explicit(&shd_mem_allocs, memory_order_relaxed);
 }
 
 void *shd_alloc(size_t n)

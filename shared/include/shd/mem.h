@@ -58,7 +58,8 @@ SHD_RESULT shd_mul_overflow(size_t a, size_t b, size_t *ret);
 /*
  * Test hooks: count allocations and fail the one after `n` more succeed (n < 0 disables).
  * Process-wide on purpose: the failure injection must reach allocations deep inside the code
- * under test. Not thread-safe by design; used by single-threaded unit tests only.
+ * under test. The counters are atomic, since every server thread allocates; which allocation
+ * fails is only predictable in single-threaded tests.
  */
 void shd_mem_fail_after(long n);
 unsigned long shd_mem_alloc_count(void);
