@@ -309,6 +309,14 @@ static enum MHD_Result request_finish(const struct listener *l, struct MHD_Conne
     };
     struct shd_http_resp resp = {0};
     shd_result r = dispatch(s, &req, &resp);
+    if (resp.aborted) {
+        /* shd_http_resp_abort: nothing is queued, and MHD_NO makes MHD close the connection
+         * (TLS close_notify or a TCP FIN, no byte of HTTP): the client sees an empty reply.
+         * on_completed still runs and frees the request state. */
+        SHD_LOG_DEBUG("http", "handler for %s aborted the connection", url);
+        shd_http_resp_clear(&resp);
+        return MHD_NO;
+    }
     if (shd_is_err(r) || resp.status == 0) {
         SHD_LOG_DEBUG("http", "handler for %s failed (code %d)", url, r.err);
         shd_http_resp_clear(&resp);

@@ -39,8 +39,10 @@ struct shd_http_resp_header {
     char *value;
 };
 
-/* What a handler fills. body is owned (alloc_len bytes, wiped when freed). */
+/* What a handler fills. body is owned (alloc_len bytes, wiped when freed). aborted: close the
+ * connection unanswered (shd_http_resp_abort); only shd_http_resp_clear resets it. */
 struct shd_http_resp {
+    bool aborted;
     unsigned status;
     const char *content_type; /* static or owned_ct */
     char *owned_ct;

@@ -104,6 +104,14 @@ void shd_http_resp_status(unsigned status, struct shd_http_resp *resp)
     resp->status = status;
 }
 
+void shd_http_resp_abort(struct shd_http_resp *resp)
+{
+    /* Nothing the handler built so far may reach the peer, nor linger: wipe it all now. The flag
+     * survives later setters (they do not clear), so the abort cannot be undone by accident. */
+    shd_http_resp_clear(resp);
+    resp->aborted = true;
+}
+
 shd_result shd_http_resp_header(const char *name, const char *value, struct shd_http_resp *resp)
 {
     SHD_ENSURE_REF(resp);
@@ -260,6 +268,11 @@ const char *shd_http_resp_get_header(const struct shd_http_resp *resp, const cha
         }
     }
     return NULL;
+}
+
+bool shd_http_resp_is_aborted(const struct shd_http_resp *resp)
+{
+    return resp->aborted;
 }
 
 /* ---- hand-over to MHD ---- */

@@ -2,7 +2,8 @@
 # azure_emu_test.sh - `azure-emu init` + `azure-emu serve` as a real process, driven with curl
 # under the real Azure host names (--connect-to + the state CA, no "insecure" switch):
 # endpoints.json, MAA /certs and OpenID configuration, IMDS token and THIM, the Key Vault
-# listener's challenge, an injected fault (503 twice with Retry-After, then OK), the access log,
+# listener's challenge, injected faults (503 twice with Retry-After, then OK; a dropped
+# connection after a delay; the real answer with its body removed), the access log,
 # and a clean exit 0 on SIGTERM that removes endpoints.json.
 #
 # Usage: azure_emu_test.sh /path/to/azure-emu
@@ -102,10 +103,39 @@ status=$("${CURL[@]}" -o /dev/null -w '%{http_code}' "https://$MAA_HOST/certs")
 expect_eq "after the fault" "$status" 200
 expect_eq "faults used up" "$(curl -sS "$IMDS/emu/faults")" '[]'
 
+# A dropped connection: after the delay, not one byte (curl exit 52, "Empty reply from server");
+# the listener goes on serving.
+added=$(curl -sS -X POST --data '{"service":"maa","method":"GET","path_prefix":"/certs","count":1,"delay_ms":300,"drop":true}' "$IMDS/emu/faults")
+expect_eq "drop added" "$added" '{"status":"added"}'
+rc=0
+t0=$(date +%s%3N)
+out=$("${CURL[@]}" -D "$WORK/hdrop" -w '%{http_code}' "https://$MAA_HOST/certs" 2>"$WORK/drop.err") ||
+    rc=$?
+elapsed=$(($(date +%s%3N) - t0))
+expect_eq "dropped call exit" "$rc" 52
+expect_eq "dropped call output" "$out" 000
+[[ ! -s "$WORK/hdrop" ]] || fail "headers on a dropped connection: $(cat "$WORK/hdrop")"
+grep -q 'Empty reply from server' "$WORK/drop.err" || fail "drop: $(cat "$WORK/drop.err")"
+((elapsed >= 300)) || fail "drop came after ${elapsed} ms, before its 300 ms delay"
+status=$("${CURL[@]}" -o /dev/null -w '%{http_code}' "https://$MAA_HOST/certs")
+expect_eq "after the drop" "$status" 200
+
+# "body":"empty" without a status: the real answer with its body removed (Content-Length: 0).
+added=$(curl -sS -X POST --data '{"service":"maa","path_prefix":"/certs","count":1,"body":"empty"}' "$IMDS/emu/faults")
+expect_eq "empty added" "$added" '{"status":"added"}'
+out=$("${CURL[@]}" -D "$WORK/hempty" -w '%{http_code}' "https://$MAA_HOST/certs")
+expect_eq "emptied answer" "$out" 200
+grep -qi '^Content-Length: 0' "$WORK/hempty" || fail "emptied answer headers: $(cat "$WORK/hempty")"
+expect_eq "faults used up again" "$(curl -sS "$IMDS/emu/faults")" '[]'
+
 # The access log: one logfmt line per request, no query strings.
 grep -q 'module=access .*svc=maa method=GET host=sharedeus.eus.attest.azure.net path=/certs status=503 .*fault=true' \
     "$WORK/serve.log" || fail "access log lacks the faulted request"
 if grep -q 'api-version\|resource=' "$WORK/serve.log"; then fail "query strings in the access log"; fi
+grep -q 'module=access .*svc=maa method=GET host=sharedeus.eus.attest.azure.net path=/certs status=0 .*fault=drop' \
+    "$WORK/serve.log" || fail "access log lacks the dropped connection"
+grep -q 'module=access .*svc=maa method=GET host=[^ ]* path=/certs status=200 .*fault=true' \
+    "$WORK/serve.log" || fail "access log lacks the emptied answer"
 
 # SIGTERM: exit 0, endpoints.json gone.
 kill -TERM "$PID"

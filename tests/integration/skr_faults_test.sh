@@ -6,7 +6,9 @@
 # injected upstream faults (azure-emu POST /emu/faults): 429 with Retry-After then success on
 # MAA and Key Vault, 503 until skr's retries are exhausted on MAA and Key Vault (one error
 # object quoting the upstream body, the exact number of attempts in the emulator's access log),
-# truncated and empty upstream bodies (403 with a message, never a crash or an empty 500).
+# truncated and empty upstream bodies (403 with a message, never a crash or an empty 500),
+# dropped connections (once on MAA: retried, the key is released; every time on Key Vault and
+# on MAA: 4 attempts, then 403 naming the failing step and "Empty reply from server").
 #
 # Not reachable through the emulator (its fault `body` can only be error/malformed/empty, and it
 # signs every release JWS with a certificate for the host that was asked): a JWS with a bad
@@ -25,7 +27,7 @@ EMU=${2:?usage: $0 /path/to/skr /path/to/azure-emu}
 skr_it_init
 if [[ $SKR_IT_WRAPPED == 1 ]]; then
     # Each release costs ~10 s under valgrind (the RSA-2048 wrapping key): one of each kind.
-    echo "skr_faults_test: SHD_TEST_WRAPPER set: reduced set (7 releases instead of 16)"
+    echo "skr_faults_test: SHD_TEST_WRAPPER set: reduced set (9 releases instead of 19)"
 fi
 skr_start F
 T=tcp:$PORT_F
@@ -135,6 +137,36 @@ if [[ $SKR_IT_WRAPPED == 0 ]]; then
     expect_eq "MAA 503 attempts" "$(access_count maa /attest/ 503)" 4
     call "$T" POST /attest/maa '{"maa_endpoint":"'"$MAA_HOST"'","runtime_data":"e30="}'
     expect_json "attest/maa after the faults" 200
+fi
+
+# Dropped connections (no byte back, curl's "Empty reply from server"): a transport failure that
+# skr's upstream policy retries (SHD_HTTP_RETRY_DEFAULT: 4 attempts, backoff under 2 s in all).
+# Once on MAA: the second attempt attests and the key is released.
+fault_add '{"service":"maa","method":"POST","path_prefix":"/attest/","count":1,"drop":true}'
+release "$T" "$VAULT_HOST" good
+expect_json "release after one MAA drop" 200
+"${CHECK[@]}" check-key "$WORK/body" "$WORK/k.jwk" || skr_fail "release after one MAA drop"
+expect_eq "MAA drops" "$(access_count maa /attest/ 0)" 1
+expect_eq "drop used up" "$(curl -sS "$IMDS/emu/faults")" '[]'
+
+# Every time on Key Vault's release: 4 attempts, then one error naming the step and the cause.
+EMPTY_REPLY='giving up after 4 attempts: Empty reply from server'
+fault_add '{"service":"akv","method":"POST","path_prefix":"/keys/good/release","drop":true}'
+t0=$(now_ms)
+release "$T" "$VAULT_HOST" good
+elapsed=$(($(now_ms) - t0))
+fault_clear
+error_is "AKV drops exhausted" 403 "$SRF" \
+    "=releasing the key good failed: AKV post request failed: HTTP GET failed: Post \"https://$VAULT_HOST/keys/good/release?api-version=7.4\": $EMPTY_REPLY"
+expect_eq "AKV drop attempts" "$(access_count akv /keys/good/release 0)" 4
+if [[ $SKR_IT_WRAPPED == 0 ]]; then
+    ((elapsed < 15000)) || skr_fail "AKV drops x4 took ${elapsed} ms (retry budget: 4 attempts)"
+    fault_add '{"service":"maa","method":"POST","path_prefix":"/attest/","drop":true}'
+    release "$T" "$VAULT_HOST" good
+    fault_clear
+    error_is "MAA drops exhausted" 403 "$SRF" \
+        "=attestation failed: Retrieving MAA token from MAA endpoint failed: maa post request failed: HTTP GET failed: Post \"https://$MAA_HOST/attest/SevSnpVM?api-version=2020-10-01\": $EMPTY_REPLY"
+    expect_eq "MAA drop attempts" "$(access_count maa /attest/ 0)" 5 # 1 above + 4
 fi
 
 # Truncated and empty upstream bodies: 403 with a message (the original could panic here).

@@ -5,6 +5,7 @@
 #     clear 502 naming the step, the verifier URL and the status; /status keeps answering
 #   STS invalid_grant once (STS cannot fetch the verifier's discovery document: 404) -> the
 #     broker earns a fresh attestation token (one more quote and verifyAttestation) and succeeds
+#   verifier connection dropped once (no answer) -> retried, the identity token is earned
 #   KMS answer cut in half (malformed JSON) once -> a clear 502 KMS error; the next call works
 #
 # Usage: wif_faults_test.sh /path/to/gcp-wif /path/to/gcp-emu
@@ -45,6 +46,14 @@ fault_clear
 call_ok F GET '/identity?audience=https%3A%2F%2Fexample.com%2Ffaults'
 "${CHECK[@]}" check-attestation "$(body_get token)" https://example.com/faults ||
     wif_fail "identity after the fault was cleared"
+
+# ---- verifier: the connection dropped once (no answer at all) -> retried, then success ----
+fault_add '{"service":"verifier","count":1,"drop":true}'
+call_ok F GET '/identity?audience=https%3A%2F%2Fexample.com%2Fdrop'
+"${CHECK[@]}" check-attestation "$(body_get token)" https://example.com/drop ||
+    wif_fail "identity after a dropped connection"
+expect_eq "verifier connections dropped" \
+    "$(grep -c 'service=verifier .*status=0 .*fault=drop' "$WORK/emu.log")" 1
 
 # ---- KMS: a malformed answer once ----
 fault_add '{"service":"kms","method":"GET","count":1,"body":"malformed"}'

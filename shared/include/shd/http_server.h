@@ -19,7 +19,8 @@
  *
  * Requests: the whole body is consumed before the handler runs (the answer-before-body trap,
  * real-clients.md 3.5). Bodies are buffered up to max_body_bytes in memory wiped when freed.
- * Responses can own their body and wipe it after sending (released keys, tokens).
+ * Responses can own their body and wipe it after sending (released keys, tokens). A handler can
+ * also drop the connection unanswered (shd_http_resp_abort: the emulators' "drop" faults).
  */
 #pragma once
 
@@ -49,7 +50,8 @@ struct shd_http_resp; /* the response the handler fills */
  * A handler. ctx is the server's opts.ctx. It reads req and fills resp, then returns SHD_OK.
  * If it returns an error, whatever it put in resp is discarded (and wiped) and the client gets
  * 500 {"error":"internal server error"}: error details never leak to peers by accident. A handler
- * that returns SHD_OK without setting a status answers 500 too.
+ * that returns SHD_OK without setting a status answers 500 too. A handler that called
+ * shd_http_resp_abort gets its connection closed without any answer, whatever it returns.
  */
 typedef shd_result (*shd_http_handler_fn)(void *ctx, const struct shd_http_req *req,
                                           struct shd_http_resp *resp);
@@ -208,6 +210,16 @@ SHD_RESULT shd_http_resp_body(unsigned status, const char *content_type, const v
 void shd_http_resp_body_take(unsigned status, const char *content_type, uint8_t *body, size_t len,
                              size_t alloc_len, struct shd_http_resp *resp);
 
+/*
+ * Asks the server to close the connection without sending any response: no status line, no
+ * header, no byte (for fault injection: what a client sees when a peer or a middlebox drops the
+ * connection - curl's "Empty reply from server"). Everything resp held is wiped now; the abort is
+ * final: what the handler sets afterwards is wiped and never sent, and it also wins over an error
+ * the handler returns (the connection is closed instead of answering 500). Other connections,
+ * and later connections of the same client, are served as usual. Infallible.
+ */
+void shd_http_resp_abort(struct shd_http_resp *resp);
+
 /* application/json with a copy of json (a complete JSON text the caller built). */
 SHD_RESULT shd_http_resp_json(unsigned status, const char *json, struct shd_http_resp *resp);
 
@@ -232,6 +244,9 @@ unsigned shd_http_resp_get_status(const struct shd_http_resp *resp);
 const uint8_t *shd_http_resp_get_body(const struct shd_http_resp *resp, size_t *ret_len);
 const char *shd_http_resp_get_content_type(const struct shd_http_resp *resp);
 const char *shd_http_resp_get_header(const struct shd_http_resp *resp, const char *name);
+
+/* True once shd_http_resp_abort was called on resp (the connection would be closed unanswered). */
+bool shd_http_resp_is_aborted(const struct shd_http_resp *resp);
 
 /*
  * JSON-escapes a NUL-terminated string (RFC 8259 section 7: '"', '\\', control characters;

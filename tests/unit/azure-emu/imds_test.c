@@ -5,7 +5,8 @@
  *     spellings MSAL uses, string-valued fields, a JWT that verifies with the AAD issuer key
  *     (RS256 pinned) and carries aud/iss/appid/tid/oid/xms_az_rid, refusals with exact bodies;
  *   - THIM: the state's thim.json for the simulated chip;
- *   - faults: 503 twice with Retry-After then OK, refused rule bodies, /emu never faulted.
+ *   - faults: 503 twice with Retry-After then OK, a dropped connection (empty reply), the real
+ *     answer without its body, refused rule bodies, /emu never faulted.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +291,54 @@ static void test_faults_control(void **state)
     expect(f, "/emu/faults", false, 200, "[]");
 }
 
+/* "drop": the connection closes without a byte; "body":"empty" alone: the real answer, bodiless. */
+static void test_faults_drop_and_empty(void **state)
+{
+    struct fx *f = *state;
+    struct shd_http_response *r = get(f, "POST", "/emu/faults", false,
+                                      "{\"service\":\"imds\",\"path_prefix\":\"/metadata/THIM\","
+                                      "\"count\":1,\"drop\":true}");
+    assert_int_equal(shd_http_response_status(r), 201);
+    shd_http_response_free(r);
+    expect(f, "/emu/faults", false, 200,
+           "[{\"service\":\"imds\",\"method\":\"\",\"path_prefix\":\"/metadata/THIM\","
+           "\"count\":1,\"status\":0,\"retry_after\":0,\"delay_ms\":0,\"body\":\"error\","
+           "\"drop\":true}]");
+    struct shd_http_header h[] = {{"Metadata", "true"}};
+    struct shd_http_request rq = {.method = "GET",
+                                  .url = "http://169.254.169.254/metadata/THIM/amd/certification",
+                                  .headers = h,
+                                  .nheaders = 1};
+    r = NULL;
+    EXPECT_ERR(shd_http_client_do(f->client, &rq, &r, NULL), SHD_ERR_IO);
+    unsigned long code = 0;
+    assert_int_equal(shd_error_foreign(&code), SHD_FOREIGN_CURL);
+    assert_int_equal(code, 52); /* CURLE_GOT_NOTHING */
+    assert_null(r);
+    /* Used up; the control endpoint and the service answer on new connections. */
+    expect(f, "/emu/faults", false, 200, "[]");
+    char path[128];
+    snprintf(path, sizeof(path), "%s/snp/thim.json", f->dir);
+    size_t thim_len = 0;
+    char *thim = (char *)shd_test_read_file(path, &thim_len);
+    expect(f, "/metadata/THIM/amd/certification", true, 200, thim);
+
+    r = get(f, "POST", "/emu/faults", false,
+            "{\"service\":\"imds\",\"path_prefix\":\"/metadata/THIM\",\"count\":1,"
+            "\"body\":\"empty\"}");
+    assert_int_equal(shd_http_response_status(r), 201);
+    shd_http_response_free(r);
+    r = get(f, "GET", "/metadata/THIM/amd/certification", true, NULL);
+    size_t len = 1;
+    assert_int_equal(shd_http_response_status(r), 200);
+    assert_string_equal((const char *)shd_http_response_body(r, &len), "");
+    assert_int_equal(len, 0);
+    assert_string_equal(shd_http_response_header(r, "Content-Length"), "0");
+    shd_http_response_free(r);
+    expect(f, "/metadata/THIM/amd/certification", true, 200, thim);
+    shd_free(thim);
+}
+
 static void test_faults_refused(void **state)
 {
     struct fx *f = *state;
@@ -308,8 +357,7 @@ static void test_faults_refused(void **state)
         {"{\"service\":\"akv\",\"delay_ms\":60001}", "field 'delay_ms' is out of range"},
         {"{\"service\":\"akv\",\"body\":\"junk\"}",
          "field 'body' must be \\\"error\\\", \\\"malformed\\\" or \\\"empty\\\""},
-        {"{\"service\":\"akv\",\"drop\":true}",
-         "drop is not supported yet (needs a connection abort in shd_http_server)"},
+        {"{\"service\":\"akv\",\"drop\":1}", "field 'drop' is not a boolean"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct shd_http_response *r = get(f, "POST", "/emu/faults", false, bad[i].body);
@@ -361,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_token_refusals),
         cmocka_unit_test(test_thim),
         cmocka_unit_test(test_faults_control),
+        cmocka_unit_test(test_faults_drop_and_empty),
         cmocka_unit_test(test_faults_refused),
         cmocka_unit_test(test_faults_table),
     };

@@ -5,7 +5,8 @@
  *   - aemu_http_client_new reaches the MAA listener under a real MAA host name with the state CA;
  *   - POST /attest/SevSnpVM with a simulator report as the sidecar sends it gives a token that
  *     verifies against /certs with RS256 pinned, with exactly the expected claims;
- *   - bad evidence gives MAA's 400 body; injected faults (503 + Retry-After, delay, malformed).
+ *   - bad evidence gives MAA's 400 body; injected faults (503 + Retry-After, delay, malformed,
+ *     a dropped connection after a delay, the real answer with its body removed).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -476,6 +477,90 @@ static void test_faults(void **state)
     aemu_faults_clear(f->st->faults);
 }
 
+/* Milliseconds one request took; *ret_r gets the result, *ret_resp the response (or NULL). */
+static long timed_get(const struct fx *f, const char *url, shd_result *ret_r,
+                      struct shd_http_response **ret_resp)
+{
+    struct shd_http_request rq = {.method = "GET", .url = url};
+    struct timespec a;
+    struct timespec b;
+    *ret_resp = NULL;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    *ret_r = shd_http_client_do(f->client, &rq, ret_resp, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (long)((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000);
+}
+
+/* "drop": after the delay, the TLS connection closes without an HTTP byte (an empty reply). */
+static void test_fault_drop(void **state)
+{
+    struct fx *f = *state;
+    struct aemu_fault rule = {0};
+    static const char spec[] = "{\"service\":\"maa\",\"method\":\"GET\",\"path_prefix\":\"/certs\","
+                               "\"count\":2,\"delay_ms\":150,\"status\":503,\"drop\":true}";
+    EXPECT_OK(aemu_fault_parse(spec, strlen(spec), &rule));
+    assert_true(rule.drop);
+    EXPECT_OK(aemu_faults_add(&rule, f->st->faults));
+    for (int i = 0; i < 2; i++) {
+        shd_result r;
+        struct shd_http_response *resp = NULL;
+        long ms = timed_get(f, "https://" HOST "/certs", &r, &resp);
+        EXPECT_ERR(r, SHD_ERR_IO);
+        unsigned long code = 0;
+        assert_int_equal(shd_error_foreign(&code), SHD_FOREIGN_CURL);
+        assert_int_equal(code, 52); /* CURLE_GOT_NOTHING: "Empty reply from server" */
+        assert_null(resp);
+        assert_true(ms >= 150);
+    }
+    /* Used up: the listener still serves, on new connections. */
+    struct shd_http_response *r = req(f, "GET", "https://" HOST "/certs", NULL);
+    assert_int_equal(shd_http_response_status(r), 200);
+    assert_true(strncmp(body_of(r), "{\"keys\":[", 9) == 0);
+    shd_http_response_free(r);
+    /* The method filter holds: a drop rule for POST leaves GET alone. */
+    static const char post_only[] = "{\"service\":\"maa\",\"method\":\"POST\",\"drop\":true}";
+    EXPECT_OK(aemu_fault_parse(post_only, strlen(post_only), &rule));
+    EXPECT_OK(aemu_faults_add(&rule, f->st->faults));
+    r = req(f, "GET", "https://" HOST "/certs", NULL);
+    assert_int_equal(shd_http_response_status(r), 200);
+    shd_http_response_free(r);
+    aemu_faults_clear(f->st->faults);
+}
+
+/* "body":"empty" without a status: the real answer (status, type) with its body removed. */
+static void test_fault_empty_real_answer(void **state)
+{
+    struct fx *f = *state;
+    struct aemu_fault rule = {0};
+    static const char spec[] =
+        "{\"service\":\"maa\",\"path_prefix\":\"/certs\",\"count\":1,\"body\":\"empty\"}";
+    EXPECT_OK(aemu_fault_parse(spec, strlen(spec), &rule));
+    EXPECT_OK(aemu_faults_add(&rule, f->st->faults));
+    struct shd_http_response *r = req(f, "GET", "https://" HOST "/certs", NULL);
+    size_t len = 1;
+    assert_int_equal(shd_http_response_status(r), 200);
+    assert_string_equal((const char *)shd_http_response_body(r, &len), "");
+    assert_int_equal(len, 0);
+    assert_string_equal(shd_http_response_header(r, "Content-Length"), "0");
+    assert_string_equal(shd_http_response_header(r, "Content-Type"),
+                        "application/json; charset=utf-8");
+    shd_http_response_free(r);
+    /* Used up: the next answer has its body again. */
+    r = req(f, "GET", "https://" HOST "/certs", NULL);
+    assert_int_equal(shd_http_response_status(r), 200);
+    assert_true(strncmp(body_of(r), "{\"keys\":[", 9) == 0);
+    shd_http_response_free(r);
+    /* The real answer's status stays too: an unknown path keeps its 404, without the body. */
+    EXPECT_OK(aemu_fault_parse(spec, strlen(spec), &rule));
+    snprintf(rule.path_prefix, sizeof(rule.path_prefix), "/nowhere");
+    EXPECT_OK(aemu_faults_add(&rule, f->st->faults));
+    r = req(f, "GET", "https://" HOST "/nowhere", NULL);
+    assert_int_equal(shd_http_response_status(r), 404);
+    assert_string_equal(body_of(r), "");
+    shd_http_response_free(r);
+    aemu_faults_clear(f->st->faults);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +570,8 @@ int main(void)
         cmocka_unit_test(test_attest_errors),
         cmocka_unit_test(test_openid_and_issuer_from_host),
         cmocka_unit_test(test_faults),
+        cmocka_unit_test(test_fault_drop),
+        cmocka_unit_test(test_fault_empty_real_answer),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

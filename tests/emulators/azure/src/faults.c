@@ -18,10 +18,8 @@ static const char *const faults_services[] = {AEMU_SVC_MAA, AEMU_SVC_AKV, AEMU_S
 static const struct emu_fault_schema faults_schema = {
     .services = faults_services,
     .nservices = sizeof(faults_services) / sizeof(faults_services[0]),
-    /* Closing a connection without an answer needs an abort hook in shd_http_server, which it
-     * does not have yet: refuse rather than pretend (docs/emulators.md). */
-    .drop_supported = false,
-    .drop_refusal = "drop is not supported yet (needs a connection abort in shd_http_server)",
+    /* The front closes the connection unanswered (shd_http_resp_abort, accesslog.c). */
+    .drop_supported = true,
     .max_bytes = 4u * 1024u,
     .max_depth = 2,
 };

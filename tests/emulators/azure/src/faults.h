@@ -9,6 +9,7 @@
  *   POST   /emu/faults  {"service":"akv","method":"POST","path_prefix":"/keys","count":2,
  *                        "status":503,"retry_after":1,"delay_ms":0,
  *                        "body":"error"|"malformed"|"empty","drop":false}
+ *          ("drop":true: the connection is closed unanswered, after delay_ms)
  *   DELETE /emu/faults  removes every rule
  *   GET    /emu/faults  lists the rules with their remaining counts
  */
@@ -31,7 +32,7 @@
 
 /*
  * emu_fault_parse with azure-emu's schema (faults.c): "service" is maa, akv, mhsm, imds or "*";
- * "drop" is refused (SHD_ERR_UNSUPPORTED) until shd_http_server can abort a connection.
+ * "drop" is accepted (aemu_front_handle closes the connection unanswered).
  */
 SHD_RESULT aemu_fault_parse(const char *json, size_t len, struct emu_fault *ret);
 
@@ -86,9 +87,16 @@ struct shd_http_req;
 struct shd_http_resp;
 
 /*
- * An shd_http_handler_fn (ctx = struct aemu_front *): applies the first matching fault rule
- * (delay, then status/body, or a cut-off real body), else dispatches to the service
- * (aemu_service_dispatch), and logs one logfmt line at info, module "access": svc, method,
- * host, path (never the query, headers or bodies), status, ms, and fault=true when a rule fired.
+ * An shd_http_handler_fn (ctx = struct aemu_front *): applies the first matching fault rule,
+ * else dispatches to the service (aemu_service_dispatch). A rule first sleeps delay_ms, then:
+ *   - "drop":true   closes the connection without a byte (shd_http_resp_abort); the service
+ *                   never sees the request; status and body of the rule do not apply;
+ *   - a status      answers it with the body kind: the service's error shape, a cut-off JSON
+ *                   text (malformed) or nothing (empty), plus Retry-After when set;
+ *   - no status     lets the service answer, then keeps the first half of its body (malformed)
+ *                   or none of it (empty, Content-Length: 0); status and headers stay.
+ * Logs one logfmt line at info, module "access": svc, method, host, path (never the query,
+ * headers or bodies), status (0 for a drop), ms, and fault=true when a rule fired (fault=drop
+ * for a dropped connection, fault=false otherwise).
  */
 SHD_RESULT aemu_front_handle(void *ctx, const struct shd_http_req *req, struct shd_http_resp *resp);

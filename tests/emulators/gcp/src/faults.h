@@ -10,7 +10,7 @@
  *                        "body":"error"|"malformed"|"empty","drop":false}
  *   DELETE /emu/faults  removes every rule
  *   GET    /emu/faults  lists the rules with their remaining counts
- * A rule with "drop" answers an empty 502 and closes the connection (serve.c).
+ * A rule with "drop" closes the connection without answering (shd_http_resp_abort, serve.c).
  */
 #pragma once
 

@@ -110,10 +110,8 @@ static shd_result serve_apply_fault(const struct gemu_listener *l, const struct 
     *ret_answered = false;
     emu_fault_sleep(f);
     if (f->drop) {
-        /* libmicrohttpd gives a handler no way to reset the connection: the nearest thing is
-         * an empty 502 after which the connection is closed. */
-        SHD_GUARD(shd_http_resp_body(502, "text/plain", "", 0, resp));
-        SHD_GUARD(shd_http_resp_header("Connection", "close", resp));
+        /* A dropped connection: closed without a byte of answer (clients see an empty reply). */
+        shd_http_resp_abort(resp);
         *ret_answered = true;
         return SHD_OK;
     }
@@ -164,8 +162,10 @@ static shd_result serve_dispatch(void *vctx, const struct shd_http_req *req,
     if (shd_is_err(r)) {
         (void)SHD_LOG_ERR("gemu-serve", r, "%s %s", l->name, path);
     }
-    gemu_accesslog_write(l->name, method, path, shd_is_ok(r) ? shd_http_resp_get_status(resp) : 500,
-                         gemu_accesslog_now_us() - t0, faulted ? "injected" : NULL);
+    bool dropped = shd_http_resp_is_aborted(resp);
+    unsigned status = dropped ? 0 : shd_is_ok(r) ? shd_http_resp_get_status(resp) : 500;
+    gemu_accesslog_write(l->name, method, path, status, gemu_accesslog_now_us() - t0,
+                         dropped ? "drop" : faulted ? "injected" : NULL);
     return r;
 }
 
