@@ -4,7 +4,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-mapfile -t files < <(git ls-files '*.c' '*.h')
+# Tracked and new (untracked, not ignored) sources that exist in the working tree.
+mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.c' '*.h' |
+    while IFS= read -r f; do [ -f "$f" ] && printf '%s\n' "$f"; done | sort -u)
 status=0
 
 report() {

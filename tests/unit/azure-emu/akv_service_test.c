@@ -123,7 +123,7 @@ static char *maa_response(void)
              "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
              "Connection: close\r\n\r\n%s",
              strlen(body), body);
-    free(body);
+    shd_test_json_free(body);
     return resp;
 }
 
