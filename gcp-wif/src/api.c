@@ -20,6 +20,7 @@
 #include "shd/cleanup.h"
 #include "shd/codec.h"
 #include "shd/errors.h"
+#include "shd/file.h"
 #include "shd/http_server.h"
 #include "shd/json.h"
 #include "shd/jwk.h"
@@ -27,7 +28,6 @@
 #include "shd/mem.h"
 #include "shd/safety.h"
 #include "shd/secret.h"
-#include "util.h"
 #include "wif.h"
 
 typedef shd_result (*api_fn)(const struct wif_ctx *ctx, const struct shd_http_req *req,
@@ -239,7 +239,7 @@ static shd_result wrapped_file_read(const struct wif_ctx *ctx, const char *path,
     SHD_ENSURE_MSG(path[0] == '/', SHD_ERR_INPUT, "wrapped_key_file must be an absolute path");
     const char *key_dir = ctx->cfg != NULL ? ctx->cfg->key_dir : NULL;
     if (key_dir == NULL) {
-        return wif_file_read(path, WIF_API_WRAPPED_FILE_MAX, ret, ret_len);
+        return shd_file_read(path, WIF_API_WRAPPED_FILE_MAX, 0, ret, ret_len);
     }
     SHD_CLEANUP_FREE char *dir = realpath(key_dir, NULL);
     SHD_CLEANUP_FREE char *real = realpath(path, NULL);
@@ -248,7 +248,9 @@ static shd_result wrapped_file_read(const struct wif_ctx *ctx, const char *path,
     size_t dl = strlen(dir);
     SHD_ENSURE_MSG(strncmp(real, dir, dl) == 0 && (real[dl] == '/' || dl == 1), SHD_ERR_INPUT,
                    "wrapped_key_file lies outside --key-dir");
-    return wif_file_read(real, WIF_API_WRAPPED_FILE_MAX, ret, ret_len);
+    /* real has no links left; NOFOLLOW keeps a link swapped in since realpath from leading
+     * outside --key-dir through the last component. */
+    return shd_file_read(real, WIF_API_WRAPPED_FILE_MAX, SHD_FILE_NOFOLLOW, ret, ret_len);
 }
 
 static shd_result release_parse(const struct wif_ctx *ctx, const json_t *doc, const char **ret_key,

@@ -13,11 +13,12 @@
 #include "attest.h"
 #include "shd/cleanup.h"
 #include "shd/errors.h"
+#include "shd/file.h"
 #include "shd/json.h"
 #include "shd/log.h"
 #include "shd/mem.h"
+#include "shd/parse.h"
 #include "shd/safety.h"
-#include "util.h"
 
 enum layer {
     LAYER_DEFAULT = 0,
@@ -183,7 +184,7 @@ static shd_result add_ids(const char *v, uint32_t *ids, size_t *n)
         shd_memcpy(num, p, len);
         num[len] = '\0';
         uint64_t id = 0;
-        SHD_ENSURE_MSG(shd_is_ok(wif_parse_uint(num, 10, UINT32_MAX - 1u, &id)), SHD_ERR_CONFIG,
+        SHD_ENSURE_MSG(shd_is_ok(shd_parse_uint(num, 10, UINT32_MAX - 1u, &id)), SHD_ERR_CONFIG,
                        "numeric id expected");
         SHD_ENSURE_MSG(*n < WIF_MAX_ALLOW_IDS, SHD_ERR_CONFIG, "more than %u ids",
                        WIF_MAX_ALLOW_IDS);
@@ -220,12 +221,12 @@ static shd_result opt_set(const struct opt *o, const char *v, enum layer layer,
     case OPT_BOOL:
         return parse_bool(v, field);
     case OPT_PORT:
-        SHD_ENSURE_MSG(shd_is_ok(wif_parse_uint(v, 10, 65535, &n)), SHD_ERR_CONFIG,
+        SHD_ENSURE_MSG(shd_is_ok(shd_parse_uint(v, 10, 65535, &n)), SHD_ERR_CONFIG,
                        "a port number 0..65535 expected");
         *(uint16_t *)field = (uint16_t)n;
         return SHD_OK;
     case OPT_LIFETIME:
-        SHD_ENSURE_MSG(shd_is_ok(wif_parse_uint(v, 10, 43200, &n)) && n > 0, SHD_ERR_CONFIG,
+        SHD_ENSURE_MSG(shd_is_ok(shd_parse_uint(v, 10, 43200, &n)) && n > 0, SHD_ERR_CONFIG,
                        "seconds 1..43200 expected");
         *(uint32_t *)field = (uint32_t)n;
         return SHD_OK;
@@ -239,7 +240,7 @@ static shd_result opt_set(const struct opt *o, const char *v, enum layer layer,
         }
         return SHD_OK;
     case OPT_OCTAL:
-        SHD_ENSURE_MSG(shd_is_ok(wif_parse_uint(v, 8, 0777, &n)), SHD_ERR_CONFIG,
+        SHD_ENSURE_MSG(shd_is_ok(shd_parse_uint(v, 8, 0777, &n)), SHD_ERR_CONFIG,
                        "an octal mode expected");
         SHD_ENSURE_MSG((n & 0007u) == 0, SHD_ERR_CONFIG, "mode must not grant access to others");
         cfg->socket_mode = (mode_t)n;
@@ -357,7 +358,7 @@ static shd_result json_load(const char *path, json_t **ret)
 {
     uint8_t *text = NULL;
     size_t len = 0;
-    SHD_GUARD_CTX(wif_file_read(path, WIF_CONFIG_FILE_MAX, &text, &len), "reading %s", path);
+    SHD_GUARD_CTX(shd_file_read(path, WIF_CONFIG_FILE_MAX, 0, &text, &len), "reading %s", path);
     shd_result r = shd_json_parse((const char *)text, len, NULL, ret);
     shd_free_wipe(text, len + 1);
     if (shd_is_err(r)) {

@@ -11,10 +11,10 @@
 
 #include <jansson.h>
 
-#include "crc32c.h"
 #include "gapi.h"
 #include "shd/buf.h"
 #include "shd/codec.h"
+#include "shd/crc32c.h"
 #include "shd/errors.h"
 #include "shd/http_client.h"
 #include "shd/json.h"
@@ -115,8 +115,8 @@ static shd_result append_bytes_crc(struct shd_buf *b, const char *key, const uin
     char *b64 = NULL;
     size_t b64_len = 0;
     SHD_GUARD(shd_b64_encode(data, len, SHD_B64_STD_PAD, &b64, &b64_len));
-    char crc[WIF_CRC32C_DEC_LEN];
-    wif_crc32c_format(wif_crc32c(data, len), crc);
+    char crc[SHD_CRC32C_DEC_LEN];
+    shd_crc32c_format(shd_crc32c(data, len), crc);
     shd_result r = shd_buf_appendf(b, "\"%s\":\"", key);
     if (shd_is_ok(r)) {
         r = shd_buf_append(b64, b64_len, b);
@@ -126,6 +126,15 @@ static shd_result append_bytes_crc(struct shd_buf *b, const char *key, const uin
     }
     shd_free_wipe(b64, b64_len + 1);
     return r;
+}
+
+/* A CRC member the response must carry (Cloud KMS always sets the *Crc32c of returned data). */
+static shd_result crc_required(const json_t *doc, const char *key, uint32_t *ret_crc)
+{
+    bool present = false;
+    SHD_GUARD(shd_crc32c_json_get(doc, key, &present, ret_crc));
+    SHD_ENSURE_MSG(present, SHD_ERR_INPUT, "missing field '%s'", key);
+    return SHD_OK;
 }
 
 static shd_result require_true(const json_t *doc, const char *key)
@@ -144,7 +153,7 @@ static shd_result take_plaintext(const json_t *doc, struct shd_secret **ret)
     size_t b64_len = 0;
     SHD_GUARD(shd_json_get_stringn(doc, "plaintext", &b64, &b64_len));
     uint32_t want = 0;
-    SHD_GUARD(wif_crc32c_json_get(doc, "plaintextCrc32c", &want));
+    SHD_GUARD(crc_required(doc, "plaintextCrc32c", &want));
     struct shd_secret *s = NULL;
     SHD_GUARD(shd_secret_alloc(shd_b64_decoded_max(b64_len), &s));
     size_t len = 0;
@@ -153,7 +162,7 @@ static shd_result take_plaintext(const json_t *doc, struct shd_secret **ret)
     if (shd_is_ok(r)) {
         r = shd_secret_shrink(s, len);
     }
-    if (shd_is_ok(r) && wif_crc32c(shd_secret_data(s), len) != want) {
+    if (shd_is_ok(r) && shd_crc32c(shd_secret_data(s), len) != want) {
         r = shd_error_setf(SHD_ERR_INPUT, __FILE__, __LINE__, "plaintext checksum mismatch");
     }
     if (shd_is_err(r)) {
@@ -228,11 +237,11 @@ static shd_result encrypt_parse(const json_t *doc, uint8_t **ret_ct, size_t *ret
     size_t b64_len = 0;
     SHD_GUARD(shd_json_get_stringn(doc, "ciphertext", &b64, &b64_len));
     uint32_t want = 0;
-    SHD_GUARD(wif_crc32c_json_get(doc, "ciphertextCrc32c", &want));
+    SHD_GUARD(crc_required(doc, "ciphertextCrc32c", &want));
     uint8_t *ct = NULL;
     size_t len = 0;
     SHD_GUARD(shd_b64_decode(b64, b64_len, SHD_B64_STD_PAD, &ct, &len));
-    if (wif_crc32c(ct, len) != want) {
+    if (shd_crc32c(ct, len) != want) {
         shd_free(ct);
         SHD_BAIL_MSG(SHD_ERR_INPUT, "ciphertext checksum mismatch");
     }
@@ -334,12 +343,11 @@ static shd_result pubkey_parse(const json_t *doc, char **ret_pem, char **ret_alg
     SHD_ENSURE_MSG(pem_len > 0 && pem_len <= KMS_PEM_MAX && strlen(pem) == pem_len &&
                        strncmp(pem, "-----BEGIN PUBLIC KEY-----", 26) == 0,
                    SHD_ERR_INPUT, "pem is not a PEM public key");
-    if (json_object_get(doc, "pemCrc32c") != NULL) {
-        uint32_t want = 0;
-        SHD_GUARD(wif_crc32c_json_get(doc, "pemCrc32c", &want));
-        SHD_ENSURE_MSG(wif_crc32c((const uint8_t *)pem, pem_len) == want, SHD_ERR_INPUT,
-                       "pem checksum mismatch");
-    }
+    bool crc_present = false;
+    uint32_t want = 0;
+    SHD_GUARD(shd_crc32c_json_get(doc, "pemCrc32c", &crc_present, &want));
+    SHD_ENSURE_MSG(!crc_present || shd_crc32c((const uint8_t *)pem, pem_len) == want, SHD_ERR_INPUT,
+                   "pem checksum mismatch");
     const json_t *alg = json_object_get(doc, "algorithm");
     char num[24];
     const char *alg_s = NULL;

@@ -4,9 +4,9 @@
 #include "tokenfile.h"
 
 #include "shd/errors.h"
+#include "shd/file.h"
 #include "shd/log.h"
 #include "shd/safety.h"
-#include "util.h"
 #include "wif.h"
 
 shd_result wif_tokenfile_write(const char *path, const char *token, size_t len)
@@ -14,7 +14,7 @@ shd_result wif_tokenfile_write(const char *path, const char *token, size_t len)
     SHD_ENSURE_REF(path);
     SHD_ENSURE_REF(token);
     SHD_ENSURE_MSG(len > 0, SHD_ERR_USAGE, "empty token");
-    return wif_file_write_atomic(path, token, len, WIF_TOKENFILE_MODE);
+    return shd_file_write_atomic(path, token, len, WIF_TOKENFILE_MODE);
 }
 
 void wif_tokenfile_on_attestation(void *ctx, const char *token, size_t len)

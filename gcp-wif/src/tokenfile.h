@@ -15,7 +15,7 @@
 #define WIF_TOKENFILE_MODE 0600
 
 /* Replaces path with the len bytes of token, mode WIF_TOKENFILE_MODE. Errors as
- * wif_file_write_atomic. */
+ * shd_file_write_atomic (shd/file.h). */
 SHD_RESULT wif_tokenfile_write(const char *path, const char *token, size_t len);
 
 /* A wif_creds on_attestation callback: ctx is the path (a NUL-terminated string that outlives

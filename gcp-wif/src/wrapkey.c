@@ -15,11 +15,11 @@
 #include "shd/codec.h"
 #include "shd/crypto.h"
 #include "shd/errors.h"
+#include "shd/file.h"
 #include "shd/jwk.h"
 #include "shd/mem.h"
 #include "shd/safety.h"
 #include "shd/secret.h"
-#include "util.h"
 
 const struct wif_config_extra WIF_WRAPKEY_OPTIONS[] = {
     {"kms-key", true}, {"in", true},      {"out", true},
@@ -118,11 +118,11 @@ static shd_result wrap(const struct wif_ctx *ctx, const struct wrap_args *a,
         size_t b64_len = 0;
         r = shd_b64_encode(ct, ct_len, SHD_B64_STD_PAD, &b64, &b64_len);
         if (shd_is_ok(r)) {
-            r = wif_file_write_atomic(a->out, b64, b64_len, 0644);
+            r = shd_file_write_atomic(a->out, b64, b64_len, 0644);
         }
         shd_free(b64);
     } else {
-        r = wif_file_write_atomic(a->out, ct, ct_len, 0644);
+        r = shd_file_write_atomic(a->out, ct, ct_len, 0644);
     }
     shd_free(ct);
     return r;
@@ -135,7 +135,7 @@ shd_result wif_wrapkey_run(const struct wif_config *cfg, char *const *extra)
     SHD_GUARD(args_parse(cfg, extra, &a));
     uint8_t *in = NULL;
     size_t in_len = 0;
-    SHD_GUARD_CTX(wif_file_read(a.in, WIF_WRAPKEY_IN_MAX, &in, &in_len), "wrap-key: --in");
+    SHD_GUARD_CTX(shd_file_read(a.in, WIF_WRAPKEY_IN_MAX, 0, &in, &in_len), "wrap-key: --in");
     struct shd_secret *plain = NULL;
     shd_result r = wif_wrapkey_plaintext(in, in_len, a.raw, &plain);
     shd_free_wipe(in, in_len + 1);

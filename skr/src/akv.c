@@ -17,12 +17,12 @@
 #include "shd/crypto.h"
 #include "shd/crypto_x509.h"
 #include "shd/errors.h"
+#include "shd/file.h"
 #include "shd/json.h"
 #include "shd/jws.h"
 #include "shd/mem.h"
 #include "shd/safety.h"
 #include "upstream.h"
-#include "util.h"
 
 void skr_akv_released_clear(struct skr_akv_released *rel)
 {
@@ -92,15 +92,15 @@ static shd_result roots_parse(const char *pem, size_t len, STACK_OF(X509) * *ret
 
 shd_result skr_akv_roots_load(const char *ca_file, STACK_OF(X509) * *ret_roots)
 {
-    SHD_CLEANUP_FREE char *pem = NULL;
+    SHD_CLEANUP_FREE uint8_t *pem = NULL;
     size_t len = 0;
 
     SHD_ENSURE_REF(ret_roots);
     const char *path =
         ca_file != NULL && ca_file[0] != '\0' ? ca_file : X509_get_default_cert_file();
-    shd_result r = skr_file_read(path, SKR_AKV_ROOTS_FILE_MAX, &pem, &len);
+    shd_result r = shd_file_read(path, SKR_AKV_ROOTS_FILE_MAX, 0, &pem, &len);
     if (shd_is_ok(r)) {
-        r = roots_parse(pem, len, ret_roots);
+        r = roots_parse((const char *)pem, len, ret_roots);
         if (shd_is_err(r)) {
             shd_error_wrap("%s", path);
         }

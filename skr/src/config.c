@@ -13,6 +13,7 @@
 #include "shd/errors.h"
 #include "shd/json.h"
 #include "shd/mem.h"
+#include "shd/parse.h"
 #include "shd/safety.h"
 #include "util.h"
 
@@ -269,7 +270,7 @@ shd_result skr_thim_parse(const char *data, size_t len, bool b64, struct skr_cer
     SHD_ENSURE_MSG(c.chain_pem != NULL && c.chain_pem[0] != '\0', SHD_ERR_INPUT,
                    "THIM certificates carry no certificateChain");
     SHD_ENSURE_MSG(c.tcbm_str != NULL, SHD_ERR_INPUT, "Unable to convert TCBM to a uint64");
-    SHD_GUARD_CTX(skr_parse_uint(c.tcbm_str, 16, UINT64_MAX, &c.tcbm),
+    SHD_GUARD_CTX(shd_parse_uint(c.tcbm_str, 16, UINT64_MAX, &c.tcbm),
                   "Unable to convert TCBM to a uint64");
     *ret = c;
     shd_memzero(&c, sizeof(c));

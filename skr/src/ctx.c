@@ -15,10 +15,10 @@
 #include "shd/http_client.h"
 #include "shd/log.h"
 #include "shd/mem.h"
+#include "shd/parse.h"
 #include "shd/safety.h"
 #include "snp.h"
 #include "token.h"
-#include "util.h"
 #include "wrapkey.h"
 
 static const char *prod_getenv(const char *name)
@@ -127,7 +127,7 @@ static shd_result make_release_state(const struct skr_ctx_env *env, struct skr_c
 
     SHD_GUARD_CTX(skr_token_cache_new(NULL, &ctx->tokens), "token cache");
     if (v != NULL && v[0] != '\0') {
-        SHD_GUARD_CTX(skr_parse_uint(v, 10, SKR_KEY_POOL_MAX, &pool),
+        SHD_GUARD_CTX(shd_parse_uint(v, 10, SKR_KEY_POOL_MAX, &pool),
                       "SKR_KEY_POOL must be a number from 0 to %u", SKR_KEY_POOL_MAX);
     }
     if (pool > 0) {

@@ -8,8 +8,8 @@
 #include "shd/cleanup.h"
 #include "shd/errors.h"
 #include "shd/mem.h"
+#include "shd/parse.h"
 #include "shd/safety.h"
-#include "util.h"
 
 enum flag_kind {
     FLAG_STRING = 0, /* takes a value; stored as a string */
@@ -69,7 +69,7 @@ static shd_result set_socket(const char *v, struct skr_options *o)
 static shd_result set_socket_mode(const char *v, struct skr_options *o)
 {
     uint64_t mode = 0;
-    SHD_GUARD_CTX(skr_parse_uint(v, 8, 0777, &mode), "octal mode expected");
+    SHD_GUARD_CTX(shd_parse_uint(v, 8, 0777, &mode), "octal mode expected");
     SHD_ENSURE_MSG((mode & 0007u) == 0, SHD_ERR_INPUT, "mode must not grant access to others");
     o->socket_mode = (mode_t)mode;
     return SHD_OK;
@@ -87,7 +87,7 @@ static shd_result set_id_list(const char *v, uint32_t *ids, size_t *n)
             *comma = '\0';
         }
         uint64_t id = 0;
-        SHD_GUARD_CTX(skr_parse_uint(p, 10, UINT32_MAX - 1u, &id), "numeric id expected");
+        SHD_GUARD_CTX(shd_parse_uint(p, 10, UINT32_MAX - 1u, &id), "numeric id expected");
         SHD_ENSURE_MSG(*n < SKR_MAX_ALLOW_IDS, SHD_ERR_TOO_LARGE, "more than %u ids",
                        SKR_MAX_ALLOW_IDS);
         ids[(*n)++] = (uint32_t)id;

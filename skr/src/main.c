@@ -17,10 +17,10 @@
 #include "shd/http_server.h"
 #include "shd/json.h"
 #include "shd/log.h"
+#include "shd/parse.h"
 #include "shd/safety.h"
 #include "shd/secret.h"
 #include "skr.h"
-#include "util.h"
 
 #define FATAL_RENDER_MAX 4200
 /* OpenSSL secure heap: a pool of 16 RSA-2048 wrapping keys plus in-flight released keys fit
@@ -75,7 +75,7 @@ static int logging_setup(const struct skr_options *opts)
 static int serve(struct skr_ctx *ctx)
 {
     uint64_t port = 0;
-    if (shd_is_err(skr_parse_uint(ctx->opts.port_str, 10, 65535, &port))) {
+    if (shd_is_err(shd_parse_uint(ctx->opts.port_str, 10, 65535, &port))) {
         SHD_LOG_FATAL(SKR_LOG_MAIN, "Failed to start HTTP server: listen tcp: invalid port \"%s\"\n%s",
                       ctx->opts.port_str, SKR_ERROR_STRING);
         return 1;

@@ -15,10 +15,11 @@
 #include "shd/codec.h"
 #include "shd/crypto.h"
 #include "shd/errors.h"
+#include "shd/file.h"
 #include "shd/mem.h"
+#include "shd/parse.h"
 #include "shd/safety.h"
 #include "snp.h"
-#include "util.h"
 
 /* The kernel caps outblob at 32 KiB (TSM_OUTBLOB_MAX); st_size of configfs attributes may
  * report that cap. */
@@ -89,7 +90,9 @@ static shd_result tsm_read(const struct tsm_instance *t, const char *attr, size_
 {
     char path[600];
     SHD_GUARD(tsm_attr_path(t, attr, path, sizeof(path)));
-    SHD_GUARD_CTX(skr_file_read(path, max, ret, ret_len), "configfs-tsm");
+    uint8_t *data = NULL;
+    SHD_GUARD_CTX(shd_file_read(path, max, 0, &data, ret_len), "configfs-tsm");
+    *ret = (char *)data;
     return SHD_OK;
 }
 
@@ -101,7 +104,7 @@ static shd_result tsm_generation(const struct tsm_instance *t, uint64_t *ret)
     while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == ' ')) {
         s[--len] = '\0';
     }
-    SHD_GUARD_CTX(skr_parse_uint(s, 10, UINT64_MAX, ret), "configfs-tsm: bad generation");
+    SHD_GUARD_CTX(shd_parse_uint(s, 10, UINT64_MAX, ret), "configfs-tsm: bad generation");
     return SHD_OK;
 }
 

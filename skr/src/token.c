@@ -13,15 +13,16 @@
 #include "shd/buf.h"
 #include "shd/cleanup.h"
 #include "shd/errors.h"
+#include "shd/file.h"
 #include "shd/http_client.h"
 #include "shd/json.h"
 #include "shd/log.h"
 #include "shd/mem.h"
+#include "shd/parse.h"
 #include "shd/safety.h"
 #include "shd/secret.h"
 #include "skr.h"
 #include "upstream.h"
-#include "util.h"
 
 #define CACHE_KEY_MAX 288u
 #define RESOURCE_MAX 256u
@@ -202,7 +203,7 @@ static shd_result json_seconds(const json_t *obj, const char *key, int64_t *ret)
         *ret = json_integer_value(v);
         return SHD_OK;
     }
-    if (json_is_string(v) && shd_is_ok(skr_parse_uint(json_string_value(v), 10, INT64_MAX, &u))) {
+    if (json_is_string(v) && shd_is_ok(shd_parse_uint(json_string_value(v), 10, INT64_MAX, &u))) {
         *ret = (int64_t)u;
         return SHD_OK;
     }
@@ -361,11 +362,13 @@ static shd_result wi_form_build(const struct skr_ctx *ctx, const char *resource,
 /* Reads the federated token (re-read on every fetch: kubelet rotates it) into the form. */
 static shd_result wi_form(const struct skr_ctx *ctx, const char *resource, struct shd_buf *form)
 {
-    char *assertion = NULL;
+    uint8_t *file = NULL;
     size_t file_len = 0;
 
-    SHD_GUARD_CTX(skr_file_read(ctx->wi_token_file, SKR_TOKEN_MAX_LEN, &assertion, &file_len),
+    /* Links followed: the kubelet projects the token as a link into a "..data" directory. */
+    SHD_GUARD_CTX(shd_file_read(ctx->wi_token_file, SKR_TOKEN_MAX_LEN, 0, &file, &file_len),
                   "reading the federated token file failed");
+    const char *assertion = (const char *)file;
     size_t len = file_len;
     while (len > 0 && (assertion[len - 1] == '\n' || assertion[len - 1] == '\r' ||
                        assertion[len - 1] == ' ' || assertion[len - 1] == '\t')) {
@@ -374,7 +377,7 @@ static shd_result wi_form(const struct skr_ctx *ctx, const char *resource, struc
     shd_result r = len > 0 ? wi_form_build(ctx, resource, assertion, len, form)
                            : shd_error_setf(SHD_ERR_INPUT, __FILE__, __LINE__,
                                             "the federated token file is empty");
-    shd_free_wipe(assertion, file_len + 1);
+    shd_free_wipe(file, file_len + 1);
     return r;
 }
 

@@ -10,10 +10,10 @@
 #include "config.h"
 #include "shd/cleanup.h"
 #include "shd/errors.h"
+#include "shd/file.h"
 #include "shd/log.h"
 #include "shd/mem.h"
 #include "shd/safety.h"
-#include "util.h"
 
 static const char *prod_getenv(const char *name)
 {
@@ -104,8 +104,9 @@ static shd_result read_secctx_file(const char *dir, const char *name, char **ret
 {
     SHD_CLEANUP_FREE char *path = NULL;
     SHD_GUARD(join_path(dir, name, &path));
-    char *data = NULL;
-    shd_result r = skr_file_read(path, SKR_SECCTX_FILE_MAX, &data, NULL);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    shd_result r = shd_file_read(path, SKR_SECCTX_FILE_MAX, 0, &data, &len);
     if (shd_is_err(r)) {
         if (r.err == SHD_ERR_NOMEM || r.err == SHD_ERR_TOO_LARGE) {
             return r;
@@ -118,7 +119,7 @@ static shd_result read_secctx_file(const char *dir, const char *name, char **ret
         return SHD_OK;
     }
     shd_free(*ret);
-    *ret = data;
+    *ret = (char *)data;
     *ret_ok = true;
     return SHD_OK;
 }

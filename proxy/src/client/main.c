@@ -26,6 +26,7 @@
 #include "shd/errors.h"
 #include "shd/json.h"
 #include "shd/mem.h"
+#include "shd/parse.h"
 #include "shd/safety.h"
 #include "shd/secret.h"
 
@@ -85,17 +86,12 @@ static void usage(FILE *out, const char *argv0)
 
 static bool parse_decimal(const char *s, size_t max, size_t *ret)
 {
-    size_t v = 0;
-    if (s == NULL || s[0] == '\0') {
+    uint64_t v = 0;
+    if (shd_is_err(shd_parse_uint(s, 10, max, &v))) {
+        shd_error_clear(); /* the caller prints the usage error */
         return false;
     }
-    for (const char *p = s; *p != '\0'; p++) {
-        if (*p < '0' || *p > '9' || v > (max - (size_t)(*p - '0')) / 10u) {
-            return false;
-        }
-        v = v * 10u + (size_t)(*p - '0');
-    }
-    *ret = v;
+    *ret = (size_t)v;
     return true;
 }
 

@@ -142,10 +142,11 @@ static void test_write_atomic(void **state)
     assert_true(before.st_ino != after.st_ino);
     assert_int_equal(after.st_size, 8);
     assert_int_equal(mode_of(p), 0600);
-    /* No temporary file is left behind. */
+    /* No temporary file (shd_file_write_atomic's hidden name) is left behind. */
     char tmp[EMU_PATH_MAX + 32];
-    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", p, (long)getpid());
+    snprintf(tmp, sizeof(tmp), "%s/.endpoints.json.tmp.%ld", f->dir, (long)getpid());
     assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(errno, ENOENT);
     /* In place, a symbolic link is refused; atomically it is replaced, not followed. */
     char target[EMU_PATH_MAX];
     char link[EMU_PATH_MAX];

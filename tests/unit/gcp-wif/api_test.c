@@ -15,19 +15,19 @@
 
 #include "api.h"
 #include "config.h"
-#include "crc32c.h"
 #include "creds.h"
 #include "ctx.h"
 #include "kms.h"
 #include "shd/buf.h"
 #include "shd/codec.h"
+#include "shd/crc32c.h"
 #include "shd/crypto.h"
+#include "shd/file.h"
 #include "shd/http_client.h"
 #include "shd/http_server.h"
 #include "shd/json.h"
 #include "shd/mem.h"
 #include "skr_fake_upstream.h"
-#include "util.h"
 #include "wif_test_util.h"
 
 #define AUD "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/x"
@@ -134,8 +134,8 @@ static void kms_push_plain(struct fixture *f, const uint8_t *pt, size_t len)
 {
     char *b64 = NULL;
     EXPECT_OK(shd_b64_encode(pt, len, SHD_B64_STD_PAD, &b64, NULL));
-    char crc[WIF_CRC32C_DEC_LEN];
-    wif_crc32c_format(wif_crc32c(pt, len), crc);
+    char crc[SHD_CRC32C_DEC_LEN];
+    shd_crc32c_format(shd_crc32c(pt, len), crc);
     struct shd_buf b;
     shd_buf_init(65536, 0, &b);
     EXPECT_OK(shd_buf_appendf(&b, "{\"plaintext\":\"%s\",\"plaintextCrc32c\":\"%s\"}", b64, crc));
@@ -345,10 +345,10 @@ static void test_release_file(void **state)
     server_start(f, NULL, 0);
     char path[400];
     (void)snprintf(path, sizeof(path), "%s/blob", kd);
-    EXPECT_OK(wif_file_write_atomic(path, "ct!", 3, 0600));
+    EXPECT_OK(shd_file_write_atomic(path, "ct!", 3, 0600));
     char outside[400];
     (void)snprintf(outside, sizeof(outside), "%s/blob2", f->dir);
-    EXPECT_OK(wif_file_write_atomic(outside, "ct!", 3, 0600));
+    EXPECT_OK(shd_file_write_atomic(outside, "ct!", 3, 0600));
     skr_fake_upstream_push(f->sts, 200, STS_OK, NULL);
     uint8_t k[16] = {1, 2, 3};
     kms_push_plain(f, k, sizeof(k));
@@ -377,8 +377,8 @@ static void test_asym_decrypt(void **state)
     struct fixture *f = *state;
     server_start(f, NULL, 0);
     skr_fake_upstream_push(f->sts, 200, STS_OK, NULL);
-    char crc[WIF_CRC32C_DEC_LEN];
-    wif_crc32c_format(wif_crc32c((const uint8_t *)"hello", 5), crc);
+    char crc[SHD_CRC32C_DEC_LEN];
+    shd_crc32c_format(shd_crc32c((const uint8_t *)"hello", 5), crc);
     char kb[256];
     (void)snprintf(kb, sizeof(kb),
                    "{\"plaintext\":\"aGVsbG8=\",\"plaintextCrc32c\":\"%s\","

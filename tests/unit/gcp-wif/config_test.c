@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "config.h"
+#include "shd/file.h"
 #include "shd/json.h"
 #include "shd/mem.h"
-#include "util.h"
 #include "wif_test_util.h"
 
 /* The environment as a NULL-terminated list of "NAME=value". */
@@ -60,7 +60,7 @@ static void test_defaults(void **state)
 
 static void write_file(const char *path, const char *text)
 {
-    EXPECT_OK(wif_file_write_atomic(path, text, strlen(text), 0600));
+    EXPECT_OK(shd_file_write_atomic(path, text, strlen(text), 0600));
 }
 
 static void test_precedence(void **state)

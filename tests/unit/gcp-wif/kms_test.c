@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "crc32c.h"
 #include "gapi.h"
 #include "kms.h"
 #include "shd/codec.h"
+#include "shd/crc32c.h"
 #include "shd/crypto.h"
 #include "shd/http_client.h"
 #include "shd/json.h"
@@ -55,10 +55,10 @@ static int teardown(void **state)
 static void test_asym_decrypt(void **state)
 {
     struct fixture *f = *state;
-    char crc_ct[WIF_CRC32C_DEC_LEN];
-    wif_crc32c_format(wif_crc32c((const uint8_t *)"ct!", 3), crc_ct);
-    char crc_pt[WIF_CRC32C_DEC_LEN];
-    wif_crc32c_format(wif_crc32c((const uint8_t *)"hello", 5), crc_pt);
+    char crc_ct[SHD_CRC32C_DEC_LEN];
+    shd_crc32c_format(shd_crc32c((const uint8_t *)"ct!", 3), crc_ct);
+    char crc_pt[SHD_CRC32C_DEC_LEN];
+    shd_crc32c_format(shd_crc32c((const uint8_t *)"hello", 5), crc_pt);
     char body[256];
     (void)snprintf(body, sizeof(body),
                    "{\"plaintext\":\"aGVsbG8=\",\"plaintextCrc32c\":\"%s\","
@@ -110,6 +110,18 @@ static void test_asym_decrypt(void **state)
     EXPECT_ERR(wif_kms_asymmetric_decrypt(VER, (const uint8_t *)"ct!", 3, "tok", f->kms, &pt),
                SHD_ERR_INPUT);
     assert_non_null(strstr(wif_test_err(), "verifiedCiphertextCrc32c"));
+    /* The response checksum is required here (shd_crc32c_json_get treats it as optional). */
+    const char *no_crc[] = {
+        "{\"plaintext\":\"aGVsbG8=\",\"verifiedCiphertextCrc32c\":true}",
+        "{\"plaintext\":\"aGVsbG8=\",\"plaintextCrc32c\":null,\"verifiedCiphertextCrc32c\":true}",
+    };
+    for (size_t i = 0; i < sizeof(no_crc) / sizeof(no_crc[0]); i++) {
+        skr_fake_upstream_push(f->fake, 200, no_crc[i], NULL);
+        EXPECT_ERR(wif_kms_asymmetric_decrypt(VER, (const uint8_t *)"ct!", 3, "tok", f->kms, &pt),
+                   SHD_ERR_INPUT);
+        assert_string_equal(wif_test_err(),
+                            "KMS asymmetricDecrypt " VER ": missing field 'plaintextCrc32c'");
+    }
     /* The server's own checksum complaint comes back as its message. */
     skr_fake_upstream_push(f->fake, 400,
                            "{\"error\":{\"code\":400,\"message\":\"The checksum in field "
@@ -125,8 +137,8 @@ static void test_asym_decrypt(void **state)
 static void test_decrypt_encrypt(void **state)
 {
     struct fixture *f = *state;
-    char crc_pt[WIF_CRC32C_DEC_LEN];
-    wif_crc32c_format(wif_crc32c((const uint8_t *)"hello", 5), crc_pt);
+    char crc_pt[SHD_CRC32C_DEC_LEN];
+    shd_crc32c_format(shd_crc32c((const uint8_t *)"hello", 5), crc_pt);
     char body[256];
     (void)snprintf(body, sizeof(body),
                    "{\"plaintext\":\"aGVsbG8=\",\"plaintextCrc32c\":\"%s\",\"usedPrimary\":true}",
@@ -142,8 +154,8 @@ static void test_decrypt_encrypt(void **state)
     EXPECT_ERR(wif_kms_asymmetric_decrypt(KEY, (const uint8_t *)"c", 1, "tok", f->kms, &pt),
                SHD_ERR_INPUT);
 
-    char crc_ct[WIF_CRC32C_DEC_LEN];
-    wif_crc32c_format(wif_crc32c((const uint8_t *)"ct!", 3), crc_ct);
+    char crc_ct[SHD_CRC32C_DEC_LEN];
+    shd_crc32c_format(shd_crc32c((const uint8_t *)"ct!", 3), crc_ct);
     (void)snprintf(body, sizeof(body),
                    "{\"name\":\"" VER "\",\"ciphertext\":\"Y3Qh\",\"ciphertextCrc32c\":\"%s\","
                    "\"verifiedPlaintextCrc32c\":true}",
@@ -173,6 +185,12 @@ static void test_decrypt_encrypt(void **state)
     skr_fake_upstream_push(f->fake, 200, body, NULL);
     EXPECT_ERR(wif_kms_encrypt(KEY, (const uint8_t *)"hello", 5, "tok", f->kms, &ct, &ct_len),
                SHD_ERR_INPUT);
+    /* No ciphertext checksum at all. */
+    skr_fake_upstream_push(f->fake, 200,
+                           "{\"ciphertext\":\"Y3Qh\",\"verifiedPlaintextCrc32c\":true}", NULL);
+    EXPECT_ERR(wif_kms_encrypt(KEY, (const uint8_t *)"hello", 5, "tok", f->kms, &ct, &ct_len),
+               SHD_ERR_INPUT);
+    assert_non_null(strstr(wif_test_err(), "missing field 'ciphertextCrc32c'"));
     assert_null(ct);
 }
 
@@ -181,8 +199,8 @@ static void test_public_key_cache(void **state)
     struct fixture *f = *state;
     const char pem[] = "-----BEGIN PUBLIC KEY-----\\nMFkw\\n-----END PUBLIC KEY-----\\n";
     const char pem_raw[] = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n";
-    char crc[WIF_CRC32C_DEC_LEN];
-    wif_crc32c_format(wif_crc32c((const uint8_t *)pem_raw, strlen(pem_raw)), crc);
+    char crc[SHD_CRC32C_DEC_LEN];
+    shd_crc32c_format(shd_crc32c((const uint8_t *)pem_raw, strlen(pem_raw)), crc);
     char body[512];
     (void)snprintf(body, sizeof(body),
                    "{\"pem\":\"%s\",\"algorithm\":\"RSA_DECRYPT_OAEP_3072_SHA256\","
@@ -211,6 +229,14 @@ static void test_public_key_cache(void **state)
     EXPECT_ERR(wif_kms_public_key(KEY "/cryptoKeyVersions/2", "tok", f->kms, &p, &a),
                SHD_ERR_INPUT);
     assert_null(p);
+    /* pemCrc32c is optional; when absent the PEM is taken as it is. */
+    (void)snprintf(body, sizeof(body),
+                   "{\"pem\":\"%s\",\"algorithm\":\"RSA_DECRYPT_OAEP_3072_SHA256\"}", pem);
+    skr_fake_upstream_push(f->fake, 200, body, NULL);
+    EXPECT_OK(wif_kms_public_key(KEY "/cryptoKeyVersions/3", "tok", f->kms, &p, &a));
+    assert_string_equal(p, pem_raw);
+    shd_free(p);
+    shd_free(a);
 }
 
 static void test_names(void **state)

@@ -8,16 +8,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "shd/file.h"
 #include "shd/mem.h"
 #include "tokenfile.h"
-#include "util.h"
 #include "wif_test_util.h"
 
 static void expect_file(const char *path, const char *want)
 {
     uint8_t *data = NULL;
     size_t len = 0;
-    EXPECT_OK(wif_file_read(path, 1 << 20, &data, &len));
+    EXPECT_OK(shd_file_read(path, 1 << 20, 0, &data, &len));
     assert_int_equal(len, strlen(want));
     assert_memory_equal(data, want, len);
     shd_free_wipe(data, len + 1);

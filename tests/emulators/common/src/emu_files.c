@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "shd/errors.h"
-#include "shd/mem.h"
+#include "shd/file.h"
 #include "shd/safety.h"
 
 shd_result emu_path_join(const char *dir, const char *rel, char *out, size_t cap)
@@ -25,79 +25,21 @@ shd_result emu_path_join(const char *dir, const char *rel, char *out, size_t cap
     return SHD_OK;
 }
 
-/* Reads up to want bytes; stops early at end of file (the file shrank). */
-static shd_result files_read_fd(int fd, uint8_t *buf, size_t want, size_t *ret_len)
-{
-    size_t len = 0;
-    while (len < want) {
-        ssize_t k = read(fd, buf + len, want - len);
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k < 0) {
-            return shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
-        }
-        if (k == 0) {
-            break;
-        }
-        len += (size_t)k;
-    }
-    *ret_len = len;
-    return SHD_OK;
-}
-
-static shd_result files_read_open(int fd, size_t max, uint8_t **ret, size_t *ret_len)
-{
-    struct stat sb;
-    SHD_GUARD_POSIX(fstat(fd, &sb));
-    SHD_ENSURE_MSG(S_ISREG(sb.st_mode), SHD_ERR_IO, "not a regular file");
-    SHD_ENSURE_MSG(sb.st_size >= 0 && (uint64_t)sb.st_size <= max, SHD_ERR_TOO_LARGE,
-                   "larger than %zu bytes", max);
-    size_t want = (size_t)sb.st_size;
-    uint8_t *buf = shd_alloc(want + 1);
-    SHD_ENSURE(buf != NULL, SHD_ERR_NOMEM);
-    size_t len = 0;
-    shd_result r = files_read_fd(fd, buf, want, &len);
-    if (shd_is_err(r)) {
-        shd_free_wipe(buf, want + 1);
-        return r;
-    }
-    buf[len] = '\0';
-    *ret = buf;
-    *ret_len = len;
-    return SHD_OK;
-}
-
 shd_result emu_file_read(const char *path, size_t max, unsigned flags, uint8_t **ret,
                          size_t *ret_len)
 {
     SHD_ENSURE_REF(path);
     SHD_ENSURE_REF(ret);
-    int oflags = O_RDONLY | O_CLOEXEC | ((flags & EMU_FILE_NOFOLLOW) != 0 ? O_NOFOLLOW : 0);
-    int fd = open(path, oflags);
-    if (fd < 0) {
-        int e = errno;
-        shd_result r = shd_error_set_errno(e == ENOENT ? SHD_ERR_NOT_FOUND : SHD_ERR_IO, e,
-                                           __FILE__, __LINE__);
-        shd_error_wrap("open %s", path);
-        return r;
-    }
-    uint8_t *buf = NULL;
     size_t len = 0;
-    shd_result r = files_read_open(fd, max, &buf, &len);
-    (void)close(fd);
-    if (shd_is_err(r)) {
-        shd_error_wrap("read %s", path);
-        return r;
-    }
-    *ret = buf;
+    SHD_GUARD(shd_file_read(path, max, (flags & EMU_FILE_NOFOLLOW) != 0 ? SHD_FILE_NOFOLLOW : 0,
+                            ret, &len));
     if (ret_len != NULL) {
         *ret_len = len;
     }
     return SHD_OK;
 }
 
-static shd_result files_write_fd(int fd, const uint8_t *p, size_t len, unsigned mode, bool sync)
+static shd_result files_write_fd(int fd, const uint8_t *p, size_t len, unsigned mode)
 {
     SHD_GUARD_POSIX(fchmod(fd, (mode_t)mode));
     size_t done = 0;
@@ -111,23 +53,20 @@ static shd_result files_write_fd(int fd, const uint8_t *p, size_t len, unsigned 
         }
         done += (size_t)k;
     }
-    if (sync) {
-        SHD_GUARD_POSIX(fsync(fd));
-    }
     return SHD_OK;
 }
 
-/* Opens (creating with mode), writes, optionally fsyncs and closes one file. */
-static shd_result files_write_one(const char *path, int oflags, const void *data, size_t len,
-                                  unsigned mode, bool sync)
+/* Opens (creating with mode, or truncating), writes and closes one file in place. */
+static shd_result files_write_in_place(const char *path, const void *data, size_t len,
+                                       unsigned mode)
 {
-    int fd = open(path, oflags | O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
     if (fd < 0) {
         shd_result r = shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
         shd_error_wrap("create %s", path);
         return r;
     }
-    shd_result r = files_write_fd(fd, data, len, mode, sync);
+    shd_result r = files_write_fd(fd, data, len, mode);
     if (close(fd) != 0 && shd_is_ok(r)) {
         r = shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
     }
@@ -140,24 +79,10 @@ shd_result emu_file_write(const char *path, const void *data, size_t len, unsign
     SHD_ENSURE_REF(path);
     SHD_ENSURE(data != NULL || len == 0, SHD_ERR_NULL);
     SHD_ENSURE(mode <= 0777u, SHD_ERR_USAGE);
-    shd_result r = SHD_OK;
-    if ((flags & EMU_FILE_ATOMIC) == 0) {
-        r = files_write_one(path, O_TRUNC, data, len, mode, false);
-    } else {
-        char tmp[EMU_PATH_MAX];
-        int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-        SHD_ENSURE_MSG(n > 0 && (size_t)n < sizeof(tmp), SHD_ERR_TOO_LARGE, "path too long: %s",
-                       path);
-        /* A leftover of a crashed run with our pid would make O_EXCL fail. */
-        (void)unlink(tmp);
-        r = files_write_one(tmp, O_EXCL, data, len, mode, true);
-        if (shd_is_ok(r) && rename(tmp, path) != 0) {
-            r = shd_error_set_errno(SHD_ERR_IO, errno, __FILE__, __LINE__);
-        }
-        if (shd_is_err(r)) {
-            (void)unlink(tmp);
-        }
+    if ((flags & EMU_FILE_ATOMIC) != 0) {
+        return shd_file_write_atomic(path, data, len, (mode_t)mode);
     }
+    shd_result r = files_write_in_place(path, data, len, mode);
     if (shd_is_err(r)) {
         shd_error_wrap("write %s", path);
     }

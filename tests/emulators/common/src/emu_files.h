@@ -25,11 +25,12 @@ enum emu_file_flags {
 SHD_RESULT emu_path_join(const char *dir, const char *rel, char *out, size_t cap);
 
 /*
- * Reads a whole regular file of at most max bytes into a fresh shd_alloc'd buffer followed by a
- * NUL (not counted in *ret_len, which may be NULL). flags: EMU_FILE_NOFOLLOW or 0. Errors:
- * SHD_ERR_NOT_FOUND (no such file), SHD_ERR_TOO_LARGE (over max), SHD_ERR_IO (anything else,
+ * shd_file_read (shd/file.h) with an optional ret_len: a whole regular file of at most max
+ * bytes in a fresh shd_alloc'd buffer followed by a NUL (not counted in *ret_len, which may be
+ * NULL). flags: EMU_FILE_NOFOLLOW or 0. Errors: SHD_ERR_NOT_FOUND (no such file),
+ * SHD_ERR_TOO_LARGE (over max, also when it grows while read), SHD_ERR_IO (anything else,
  * including a file that is not regular). A file that shrinks while read yields what is there.
- * The buffer is wiped on failure; the caller frees it (shd_free_wipe when the file is secret).
+ * The caller frees the buffer (shd_free_wipe when the file is secret).
  */
 SHD_RESULT emu_file_read(const char *path, size_t max, unsigned flags, uint8_t **ret,
                          size_t *ret_len);
@@ -37,10 +38,10 @@ SHD_RESULT emu_file_read(const char *path, size_t max, unsigned flags, uint8_t *
 /*
  * Writes data to path with exactly `mode` (fchmod, so neither the umask nor a looser mode of an
  * existing file survives), never following a symbolic link. Without EMU_FILE_ATOMIC the file is
- * truncated and rewritten in place. With EMU_FILE_ATOMIC the bytes go to "<path>.tmp.<pid>"
- * (O_EXCL), are fsync'd, and the temporary file is renamed over path: readers see the old or the
- * new file, never a part (endpoints.json, config.json). SHD_ERR_IO on failure (the temporary
- * file is removed); SHD_ERR_USAGE for a mode above 0777.
+ * truncated and rewritten in place. With EMU_FILE_ATOMIC it is shd_file_write_atomic
+ * (shd/file.h): a hidden "<dir>/.<name>.tmp.<pid>" (O_EXCL), fsync'd and renamed over path, so
+ * readers see the old or the new file, never a part (endpoints.json, config.json). SHD_ERR_IO
+ * on failure (the temporary file is removed); SHD_ERR_USAGE for a mode above 0777.
  */
 SHD_RESULT emu_file_write(const char *path, const void *data, size_t len, unsigned mode,
                           unsigned flags);
