@@ -144,6 +144,11 @@ static shd_result set_version(const char *v, struct skr_options *o)
     return parse_bool(v, &o->version);
 }
 
+static shd_result set_tcp(const char *v, struct skr_options *o)
+{
+    return parse_bool(v, &o->tcp);
+}
+
 static shd_result set_wrap(const char *v, struct skr_options *o)
 {
     (void)v;
@@ -178,6 +183,8 @@ static const struct flag_def FLAGS[] = {
      "also serve the API on this Unix-domain socket (e.g. /run/skr/skr.sock)", set_socket},
     {"socket-mode", FLAG_STRING, "string", "0660", "octal file mode of the Unix socket",
      set_socket_mode},
+    {"tcp", FLAG_BOOL, "", "true",
+     "listen on 127.0.0.1:<port>; -tcp=false serves the API on the -socket only", set_tcp},
     {"version", FLAG_BOOL, "", NULL, "print the version and exit", set_version},
 };
 
@@ -197,6 +204,7 @@ static shd_result options_defaults(struct skr_options *o)
     SHD_GUARD(set_str(&o->loglevel, "warning"));
     SHD_GUARD(set_str(&o->server_type, "http"));
     o->socket_mode = 0660;
+    o->tcp = true;
     return SHD_OK;
 }
 
@@ -260,6 +268,9 @@ void skr_options_clear(struct skr_options *o)
 
 static shd_result options_finish(struct skr_options *o)
 {
+    /* Without either listener the sidecar would serve nobody. */
+    SHD_ENSURE_MSG(o->tcp || o->socket_path != NULL, SHD_ERR_USAGE,
+                   "-tcp=false needs -socket: there would be no listener");
     if (strcmp(o->server_type, "grpc") == 0) {
         o->server = SKR_SERVER_GRPC;
     } else {
@@ -304,7 +315,10 @@ void skr_flags_usage(const char *argv0, FILE *out)
         } else {
             (void)fprintf(out, "  -%s\n", f->name);
         }
-        if (f->def != NULL) {
+        if (f->def != NULL && f->kind == FLAG_BOOL) {
+            /* Go prints a boolean default bare: (default true). */
+            (void)fprintf(out, "    \t%s (default %s)\n", f->usage, f->def);
+        } else if (f->def != NULL) {
             (void)fprintf(out, "    \t%s (default \"%s\")\n", f->usage, f->def);
         } else {
             (void)fprintf(out, "    \t%s\n", f->usage);

@@ -75,7 +75,7 @@ static int logging_setup(const struct skr_options *opts)
 static int serve(struct skr_ctx *ctx)
 {
     uint64_t port = 0;
-    if (shd_is_err(shd_parse_uint(ctx->opts.port_str, 10, 65535, &port))) {
+    if (ctx->opts.tcp && shd_is_err(shd_parse_uint(ctx->opts.port_str, 10, 65535, &port))) {
         SHD_LOG_FATAL(SKR_LOG_MAIN, "Failed to start HTTP server: listen tcp: invalid port \"%s\"\n%s",
                       ctx->opts.port_str, SKR_ERROR_STRING);
         return 1;
@@ -88,8 +88,10 @@ static int serve(struct skr_ctx *ctx)
     }
     int rc = 0;
     uint16_t bound = 0;
-    /* Loopback only, like the original's "localhost:<port>" (D10). */
-    if (shd_is_err(shd_http_server_listen_tcp("127.0.0.1", (uint16_t)port, server, &bound))) {
+    /* Loopback only, like the original's "localhost:<port>" (D10); none with -tcp=false, so
+     * that a workload in the same network namespace cannot ask for a release (ACI). */
+    if (ctx->opts.tcp &&
+        shd_is_err(shd_http_server_listen_tcp("127.0.0.1", (uint16_t)port, server, &bound))) {
         rc = fatal_result("Failed to start HTTP server");
         goto out;
     }
@@ -114,7 +116,8 @@ static int serve(struct skr_ctx *ctx)
         rc = fatal_result("Failed to start HTTP server");
         goto out;
     }
-    SHD_LOG_KV(SHD_LOG_LEVEL_INFO, SKR_LOG_MAIN, "listening", SHD_LOG_STR("host", "127.0.0.1"),
+    SHD_LOG_KV(SHD_LOG_LEVEL_INFO, SKR_LOG_MAIN, "listening",
+               SHD_LOG_STR("host", ctx->opts.tcp ? "127.0.0.1" : "none"),
                SHD_LOG_UINT("port", bound),
                SHD_LOG_STR("socket", ctx->opts.socket_path != NULL ? ctx->opts.socket_path : ""));
     int sig = 0;

@@ -106,6 +106,7 @@ struct skr_options {
     enum skr_server_type server;
     bool allow_testing_mismatched_tcb;
     char *socket_path; /* -socket, NULL: no Unix socket */
+    bool tcp;          /* -tcp (default true): also listen on 127.0.0.1:<port> */
     mode_t socket_mode;
     uid_t allow_uids[SKR_MAX_ALLOW_IDS];
     size_t nallow_uids;

@@ -139,6 +139,8 @@ def check(tpl, params):
         need(sockdir is not None and isinstance(sock, str) and sock.startswith(sockdir + "/"),
              f"skr socket {sock} must lie in the shared volume {sockdir}")
     need("-allow-uid" in cmd, "skr: -allow-uid (SO_PEERCRED allow-list) missing")
+    # The group shares one network namespace: skr on TCP would serve the workload too.
+    need("-tcp=false" in cmd, "skr: -tcp=false missing (the workload could reach skr over TCP)")
 
     env = env_of(proxy)
     need(env.get("POLARIS_CONTAINER_KEY_TYPE") == "azure-skr", "proxy key type must be azure-skr")
@@ -204,6 +206,8 @@ def mutations(tpl):
             "value", "x.vault.azure.net")),
         mut("no peer allow-list", lambda t: cont(t, "skr")["properties"].__setitem__(
             "command", ["/bin/skr", "-socket", "[variables('socketPath')]"])),
+        mut("skr on TCP", lambda t: cont(t, "skr")["properties"]["command"].remove(
+            "-tcp=false")),
         mut("unused parameter", lambda t: t["parameters"].__setitem__(
             "spare", {"type": "string"})),
     ]

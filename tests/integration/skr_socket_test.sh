@@ -7,6 +7,7 @@
 #   -allow-gid 65534            a client with gid 65534 (any uid) -> 200
 #   -socket-mode 0640           group members may read but not connect -> connection refused
 #   -socket-mode 0666           refused at start-up (no access for others), exit 2 like Go flag
+#   -tcp=false                  the socket serves, no listening TCP socket; without -socket: exit 2
 # The socket folder belongs to group 65534 with the setgid bit, so the socket gets that group.
 #
 # Usage: skr_socket_test.sh /path/to/skr /path/to/azure-emu
@@ -87,6 +88,43 @@ expect_eq "status as gid 65534" "$out" $'{"message":"Status OK"}\n200'
 call "unix:$SOCKDIR/g.sock" GET /status
 expect_eq "root (gid 0) with -allow-gid 65534" "$CODE" 403
 skr_stop G
+
+# ---- -tcp=false: the socket only; skr holds no listening TCP socket ----
+start_daemon T "$WORK/skr-T.log" "$SKR" -loglevel info -tcp=false -socket "$SOCKDIR/t.sock" \
+    -allow-uid 65534
+for ((i = 0; i < SKR_IT_READY_S * 10; i++)); do
+    grep -q 'msg="listening" host=none port=0 ' "$WORK/skr-T.log" 2>/dev/null && break
+    kill -0 "$PID_T" 2>/dev/null || skr_fail "skr -tcp=false exited during start-up"
+    sleep 0.1
+done
+grep -q 'msg="listening" host=none port=0 ' "$WORK/skr-T.log" ||
+    skr_fail "skr -tcp=false did not get ready: $(cat "$WORK/skr-T.log")"
+out=$(as "${AS_NOBODY[@]}" -- GET "$SOCKDIR/t.sock" /status) || skr_fail "curl as 65534: $out"
+expect_eq "status over the socket with -tcp=false" "$out" $'{"message":"Status OK"}\n200'
+python3 - "$PID_T" <<'EOF' || skr_fail "skr -tcp=false holds a listening TCP socket"
+import os, sys
+pid = sys.argv[1]
+fds = (os.readlink(f"/proc/{pid}/fd/{f}") for f in os.listdir(f"/proc/{pid}/fd"))
+inodes = {l[8:-1] for l in fds if l.startswith("socket:[")}
+unix = [r for r in open(f"/proc/{pid}/net/unix").read().splitlines()[1:] if r.split()[6] in inodes]
+if not unix:
+    sys.exit(1)  # the check itself would be blind: skr's Unix socket must show up
+for table in ("tcp", "tcp6"):
+    for row in open(f"/proc/{pid}/net/{table}").read().splitlines()[1:]:
+        c = row.split()
+        if c[3] == "0A" and c[9] in inodes:  # 0A: LISTEN
+            sys.exit(1)
+EOF
+stop_daemon T 0 || skr_fail "skr -tcp=false did not stop cleanly"
+# Without -socket there would be no listener at all: refused like a Go flag error (exit 2).
+start_daemon N "$WORK/skr-N.log" "$SKR" -tcp=false
+for ((i = 0; i < SKR_IT_READY_S * 10; i++)); do
+    kill -0 "$PID_N" 2>/dev/null || break
+    sleep 0.1
+done
+stop_daemon N 2 || skr_fail "-tcp=false without -socket was not refused with exit 2"
+grep -q -- '-tcp=false needs -socket' "$WORK/skr-N.log" ||
+    skr_fail "no reason given for refusing -tcp=false alone: $(cat "$WORK/skr-N.log")"
 
 # ---- file mode: group read-only -> the kernel refuses the connection ----
 skr_start R -socket "$SOCKDIR/r.sock" -socket-mode 0640 -allow-uid 65534

@@ -42,6 +42,7 @@ static void test_defaults(void **state)
     assert_null(o.logfile);
     assert_null(o.socket_path);
     assert_int_equal(o.socket_mode, 0660);
+    assert_true(o.tcp);
     assert_false(o.allow_testing_mismatched_tcb);
     assert_false(o.help);
     assert_false(o.version);
@@ -124,6 +125,10 @@ static void test_errors(void **state)
                        "digit in number");
     expect_usage_error(PARSE(&o, "-allow-gid", ""),
                        "invalid value \"\" for flag -allow-gid: numeric id expected: empty number");
+    expect_usage_error(PARSE(&o, "-tcp=false"),
+                       "-tcp=false needs -socket: there would be no listener");
+    expect_usage_error(PARSE(&o, "-tcp=no", "-socket", "/run/skr/skr.sock"),
+                       "invalid boolean value \"no\" for -tcp: parse error");
     /* Nothing was written on failure. */
     assert_null(o.port_str);
     shd_result r = PARSE(&o, "-infile", "x");
@@ -144,6 +149,16 @@ static void test_socket_and_allow_lists(void **state)
     assert_int_equal(o.allow_uids[2], 0);
     assert_int_equal(o.nallow_gids, 1);
     assert_int_equal(o.allow_gids[0], 42);
+    assert_true(o.tcp);
+    skr_options_clear(&o);
+
+    /* The socket only: no TCP listener (an ACI group shares one network namespace). */
+    EXPECT_OK(PARSE(&o, "-tcp=false", "-socket", "/run/skr/skr.sock"));
+    assert_false(o.tcp);
+    assert_string_equal(o.socket_path, "/run/skr/skr.sock");
+    skr_options_clear(&o);
+    EXPECT_OK(PARSE(&o, "-socket", "/run/skr/skr.sock", "--tcp=0", "-tcp"));
+    assert_true(o.tcp); /* the last one wins, as in Go */
     skr_options_clear(&o);
 }
 
@@ -174,6 +189,8 @@ static void test_help_and_version(void **state)
                                  "(default \"8080\")\n"));
     assert_non_null(strstr(text, "  -allowTestingMismatchedTCB\n"));
     assert_non_null(strstr(text, "(default \"warning\")"));
+    assert_non_null(strstr(text, "  -tcp\n    \tlisten on 127.0.0.1:<port>; -tcp=false serves the "
+                                 "API on the -socket only (default true)\n"));
 }
 
 int main(void)
