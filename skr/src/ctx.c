@@ -45,6 +45,40 @@ static shd_result env_dup(const struct skr_ctx_env *env, const char *name, const
     return SHD_OK;
 }
 
+/* Bounds of the upstream settings: below a second TLS to a cloud endpoint fails spuriously;
+ * above ten attempts or ten minutes a caller has long given up. */
+#define SKR_UPSTREAM_TIMEOUT_MS_MIN 1000u
+#define SKR_UPSTREAM_TIMEOUT_MS_MAX 600000u
+#define SKR_UPSTREAM_ATTEMPTS_MAX 10u
+
+/* An optional number from the environment within [min, max]; dflt when unset or empty. */
+static shd_result env_uint32(const struct skr_ctx_env *env, const char *name, uint32_t min,
+                             uint32_t max, uint32_t dflt, uint32_t *ret)
+{
+    const char *v = env->getenv(name);
+    uint64_t n = dflt;
+
+    if (v != NULL && v[0] != '\0') {
+        shd_result r = shd_parse_uint(v, 10, max, &n);
+        SHD_ENSURE_MSG(shd_is_ok(r) && n >= min, SHD_ERR_CONFIG,
+                       "%s must be a number from %u to %u, not \"%.32s\"", name, min, max, v);
+    }
+    *ret = (uint32_t)n;
+    return SHD_OK;
+}
+
+static shd_result load_upstream_env(const struct skr_ctx_env *env, struct skr_ctx *ctx)
+{
+    const struct shd_http_retry_policy dflt = SHD_HTTP_RETRY_DEFAULT;
+
+    SHD_GUARD(env_uint32(env, "SKR_UPSTREAM_TIMEOUT_MS", SKR_UPSTREAM_TIMEOUT_MS_MIN,
+                         SKR_UPSTREAM_TIMEOUT_MS_MAX, SHD_HTTP_CLIENT_DEFAULT_TIMEOUT_MS,
+                         &ctx->upstream_timeout_ms));
+    SHD_GUARD(env_uint32(env, "SKR_UPSTREAM_ATTEMPTS", 1, SKR_UPSTREAM_ATTEMPTS_MAX,
+                         dflt.max_attempts, &ctx->upstream_attempts));
+    return SHD_OK;
+}
+
 static shd_result load_env(const struct skr_ctx_env *env, struct skr_ctx *ctx)
 {
     SHD_GUARD(env_dup(env, "SSL_CERT_FILE", NULL, &ctx->ca_file));
@@ -65,7 +99,7 @@ static shd_result load_env(const struct skr_ctx_env *env, struct skr_ctx *ctx)
     SHD_GUARD(env_dup(env, "AZURE_AUTHORITY_HOST", "https://login.microsoftonline.com",
                       &ctx->aad_authority));
     SHD_GUARD(env_dup(env, "SKR_SNP_SIMULATOR", NULL, &ctx->snp_simulator_dir));
-    return SHD_OK;
+    return load_upstream_env(env, ctx);
 }
 
 static shd_result make_clients(struct skr_ctx *ctx)
@@ -73,8 +107,10 @@ static shd_result make_clients(struct skr_ctx *ctx)
     struct shd_http_client_options o = {
         .ca_file = ctx->ca_file,
         .connect_to = ctx->connect_to,
+        .timeout_ms = ctx->upstream_timeout_ms,
         .retry = SHD_HTTP_RETRY_DEFAULT,
     };
+    o.retry.max_attempts = ctx->upstream_attempts;
     SHD_GUARD_CTX(shd_http_client_create(&o, &ctx->http), "HTTP client");
     o.user_agent = ctx->maa_user_agent;
     SHD_GUARD_CTX(shd_http_client_create(&o, &ctx->http_maa), "HTTP client for MAA");

@@ -126,6 +126,8 @@ struct skr_ctx {
     /* Outbound HTTP settings, read once from the environment. */
     char *ca_file;    /* SSL_CERT_FILE, NULL: libcurl default */
     char *connect_to; /* SKR_CONNECT_TO, NULL: none */
+    uint32_t upstream_timeout_ms; /* SKR_UPSTREAM_TIMEOUT_MS: per MAA/AAD/Key Vault attempt */
+    uint32_t upstream_attempts;   /* SKR_UPSTREAM_ATTEMPTS: attempts per MAA/AAD/Key Vault call */
     char *imds_base;  /* AZURE_POD_IDENTITY_AUTHORITY_HOST or SKR_IMDS_DEFAULT_BASE, no '/' end */
     char *thim_url;   /* imds_base + SKR_THIM_PATH: the start-up certificate source (D8) */
     char *wi_client_id;  /* AZURE_CLIENT_ID (workload identity), NULL when unset */

@@ -4,10 +4,9 @@
 # clear timeout error instead of hanging; /status keeps answering meanwhile; once the fault is
 # cleared the same release succeeds. ~35 s.
 #
-# Why IMDS: skr has no setting that lowers its timeouts, and the MAA / Key Vault client uses
-# 30 s per attempt x 4 attempts (shd_http_client defaults), which would make this test take
-# about 2 minutes; the IMDS client exercises the same timeout-and-retry code with shorter
-# limits.
+# Then a hung MAA with SKR_UPSTREAM_TIMEOUT_MS=2000 and SKR_UPSTREAM_ATTEMPTS=2 (the defaults,
+# 30 s x 4, would take about 2 minutes): a 403 naming the timeout after ~4 s, exactly two MAA
+# requests; out-of-range values are refused at start-up.
 #
 # Usage: skr_timeout_test.sh /path/to/skr /path/to/azure-emu
 set -euo pipefail
@@ -63,4 +62,37 @@ release "$T" "$VAULT_HOST" k
 expect_json "release once IMDS answers again" 200
 "${CHECK[@]}" check-key "$WORK/body" "$WORK/k.jwk" || skr_fail "release after the hang"
 skr_stop H
-echo "skr_timeout_test: ok (hung IMDS failed after ${elapsed} ms)"
+
+# ---- a hung MAA with the operator's limits: SKR_UPSTREAM_TIMEOUT_MS / SKR_UPSTREAM_ATTEMPTS ----
+export SKR_UPSTREAM_TIMEOUT_MS=2000 SKR_UPSTREAM_ATTEMPTS=2
+skr_start M
+unset SKR_UPSTREAM_TIMEOUT_MS SKR_UPSTREAM_ATTEMPTS
+fault_add '{"service":"maa","path_prefix":"/attest/","delay_ms":5000}'
+t0=$(now_ms)
+release "tcp:$PORT_M" "$VAULT_HOST" k
+maa_elapsed=$(($(now_ms) - t0))
+expect_json "hung MAA" 403
+"${CHECK[@]}" check-error "$WORK/body" 'secure key release failed' \
+    "giving up after 2 attempts: Operation timed out after " || skr_fail "hung MAA: error message"
+limit=20000
+[[ $SKR_IT_WRAPPED == 1 ]] && limit=120000
+((maa_elapsed >= 4000 && maa_elapsed < limit)) || skr_fail "hung MAA: failed after ${maa_elapsed} ms"
+fault_clear
+maa_hung() { grep -c 'svc=maa method=POST host=[^ ]* path=/attest/SevSnpVM status=200 .*fault=true' "$WORK/emu.log" || true; }
+for _ in $(seq 1 100); do
+    [[ "$(maa_hung)" -ge 2 ]] && break
+    sleep 0.1
+done
+expect_eq "MAA attempts with SKR_UPSTREAM_ATTEMPTS=2" "$(maa_hung)" 2
+skr_stop M
+
+# Values out of range are refused at start-up with the variable named.
+for bad in SKR_UPSTREAM_ATTEMPTS=0 SKR_UPSTREAM_ATTEMPTS=11 SKR_UPSTREAM_TIMEOUT_MS=999 \
+    SKR_UPSTREAM_TIMEOUT_MS=2s; do
+    rc=0
+    env "$bad" "$SKR" -port 0 >"$WORK/bad.log" 2>&1 || rc=$?
+    ((rc != 0)) || skr_fail "$bad was accepted"
+    grep -q "${bad%%=*} must be a number from" "$WORK/bad.log" ||
+        skr_fail "$bad: no clear reason: $(cat "$WORK/bad.log")"
+done
+echo "skr_timeout_test: ok (hung IMDS failed after ${elapsed} ms, hung MAA after ${maa_elapsed} ms)"
