@@ -14,6 +14,7 @@
 #include "shd/errors.h"
 #include "shd/log.h"
 #include "shd/mem.h"
+#include "shd/parse.h"
 #include "shd/safety.h"
 
 #include "config.h"
@@ -24,19 +25,19 @@
 #define SECURE_HEADER_DEFAULT "polaris-secure"
 #define RESPONSE_KEY_HEADER "polaris-response-public-key"
 #define HEADER_NAME_MAX 64u
+#define ENV_KEY_PROCESS "PROXY_KEY_PROCESS"
 
 shd_result proxy_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
 {
     uint64_t v = 0;
 
     SHD_ENSURE(s != NULL && ret != NULL, SHD_ERR_NULL);
-    SHD_ENSURE_MSG(s[0] != '\0', SHD_ERR_CONFIG, "empty number");
-    for (const char *p = s; *p != '\0'; p++) {
-        SHD_ENSURE_MSG(*p >= '0' && *p <= '9', SHD_ERR_CONFIG, "\"%s\" is not a decimal number",
-                       s);
-        unsigned d = (unsigned)(*p - '0');
-        SHD_ENSURE_MSG(v <= (UINT64_MAX - d) / 10u, SHD_ERR_CONFIG, "\"%s\" is too large", s);
-        v = v * 10u + d;
+    if (shd_is_err(shd_parse_uint(s, 10, UINT64_MAX, &v))) {
+        /* Configuration, not peer input: keep shd's reason under the CONFIG category. */
+        char why[64];
+        (void)shd_error_render(why, sizeof(why));
+        shd_error_clear();
+        SHD_BAIL_MSG(SHD_ERR_CONFIG, "\"%s\": %s", s, why);
     }
     SHD_ENSURE_MSG(v >= min && v <= max, SHD_ERR_CONFIG, "%s is outside %llu..%llu", s,
                    (unsigned long long)min, (unsigned long long)max);
@@ -196,6 +197,15 @@ static shd_result key_source_set(const char *v, struct proxy_config *cfg)
     return SHD_OK;
 }
 
+/* "on" or "off" (--key-process, PROXY_KEY_PROCESS). */
+static shd_result on_off_parse(const char *v, bool *ret)
+{
+    SHD_ENSURE_MSG(strcmp(v, "on") == 0 || strcmp(v, "off") == 0, SHD_ERR_CONFIG,
+                   "\"%s\" is neither on nor off", v);
+    *ret = strcmp(v, "on") == 0;
+    return SHD_OK;
+}
+
 /* ---- environment ---- */
 
 static bool env_true(proxy_getenv_fn getenv, const char *name)
@@ -257,6 +267,10 @@ static shd_result env_read(proxy_getenv_fn getenv, struct proxy_config *cfg)
     v = getenv("PROXY_LOG");
     if (v != NULL && v[0] != '\0') {
         SHD_GUARD(string_set(v, &cfg->log_spec));
+    }
+    v = getenv(ENV_KEY_PROCESS);
+    if (v != NULL && v[0] != '\0') {
+        SHD_GUARD_CTX(on_off_parse(v, &cfg->key_process), ENV_KEY_PROCESS);
     }
     return SHD_OK;
 }
@@ -341,6 +355,11 @@ static shd_result f_secure_heap(const char *v, struct proxy_config *c)
     return proxy_parse_size(v, 64 * 1024, 256u * 1024 * 1024, &c->secure_heap_bytes);
 }
 
+static shd_result f_key_process(const char *v, struct proxy_config *c)
+{
+    return on_off_parse(v, &c->key_process);
+}
+
 static shd_result f_max_body(const char *v, struct proxy_config *c)
 {
     return proxy_parse_size(v, 0, PROXY_MAX_SIZE_LIMIT, &c->max_body);
@@ -419,6 +438,8 @@ static const struct flag FLAGS[] = {
     {"key-retry-max-ms", true, f_key_max, "MS",
      "backoff cap (" ENV_PREFIX "AZURE_SKR_RETRY_INTERVAL, 60000)"},
     {"secure-heap", true, f_secure_heap, "BYTES", "OpenSSL secure heap, power of two (2M)"},
+    {"key-process", true, f_key_process, "on|off",
+     "key in a separate key process (" ENV_KEY_PROCESS ", on); off: debugging only"},
     {"max-body", true, f_max_body, "BYTES", "largest request body (16M)"},
     {"max-response", true, f_max_response, "BYTES", "largest workload response body (16M)"},
     {"max-header", true, f_max_header, "BYTES", "request line and headers, >= 16K (32K)"},
@@ -483,6 +504,7 @@ static shd_result defaults_set(struct proxy_config *cfg)
         .key_retry_base_ms = PROXY_KEYSTORE_DEFAULT_RETRY_BASE_MS,
         .key_retry_max_ms = PROXY_KEYSTORE_DEFAULT_RETRY_MAX_MS,
         .secure_heap_bytes = PROXY_KEYSTORE_DEFAULT_SECURE_HEAP,
+        .key_process = true,
         .max_body = PROXY_DEFAULT_MAX_BODY,
         .max_response = PROXY_DEFAULT_MAX_RESPONSE,
         .max_header = PROXY_DEFAULT_MAX_HEADER,
@@ -575,5 +597,6 @@ void proxy_config_usage(const char *argv0, FILE *out)
     (void)fprintf(out,
                   "\nOther environment: " ENV_PREFIX "ENABLE_LOGGING, " ENV_PREFIX "LOG_LEVEL,\n"
                   "  " ENV_PREFIX "URL_HEADER_KEY, " ENV_PREFIX "HEADER_KEY,\n"
-                  "  " ENV_PREFIX "AZURE_SKR_MAX_REQUEST_RETRIES, PROXY_LOG, SHD_DONT_MLOCK.\n");
+                  "  " ENV_PREFIX "AZURE_SKR_MAX_REQUEST_RETRIES, PROXY_LOG, " ENV_KEY_PROCESS
+                  ", SHD_DONT_MLOCK.\n");
 }

@@ -49,6 +49,7 @@ struct proxy_config {
     uint32_t key_retry_base_ms;
     uint32_t key_retry_max_ms;
     size_t secure_heap_bytes;
+    bool key_process; /* the key in a forked key process (default); off only for debugging */
     /* Limits (STYLE.md rule 23, polaris-protocol.md §6.1). */
     size_t max_body;
     size_t max_response;

@@ -236,6 +236,12 @@ static shd_result pass(const struct proxy_ctx *ctx, struct proxy_request *req,
     }
     struct proxy_inner in;
     shd_result r = proxy_inner_build(cfg, ctx->ks, req, &in);
+    if (shd_is_err(r) && needs_key && !proxy_keystore_ready(ctx->ks)) {
+        /* The key process went away during this request (it logged why): not the client's
+         * fault, and the proxy is about to stop. */
+        shd_error_clear();
+        return error_reply(503, "the key is not ready", resp);
+    }
     if (shd_is_err(r)) {
         return reject(400, r, resp);
     }

@@ -1,210 +1,72 @@
 /*
- * keystore.c - the key holder of the proxy (STYLE.md rules 3 and 30): obtains the key once
- * through a source, keeps it in OpenSSL's secure heap, and offers unwrap and public-key export.
+ * keystore.c - the front of the proxy's key (keystore.h): the key holder in a forked key process
+ * (keyproc.c, the default) or, for debugging, in this process (keyholder.c).
  */
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
+#include <sys/types.h>
 
-#include <openssl/evp.h>
-
-#include "shd/cleanup.h"
-#include "shd/crypto.h"
-#include "shd/crypto_rsa.h"
 #include "shd/errors.h"
-#include "shd/log.h"
 #include "shd/mem.h"
 #include "shd/safety.h"
-#include "shd/secret.h"
 
+#include "keyholder.h"
+#include "keyproc.h"
 #include "keystore.h"
-#include "proxy_log.h"
-
-/* OpenSSL's smallest secure-heap chunk: 64 bytes (a power of two below the heap size). */
-#define SECURE_HEAP_MIN_CHUNK 64u
 
 struct proxy_keystore {
     const struct proxy_key_source *source;
-    void *state;
-    unsigned max_attempts;
-    uint32_t retry_base_ms;
-    uint32_t retry_max_ms;
+    struct proxy_keyholder *holder; /* in_process; else NULL */
+    struct proxy_keyproc *kp;       /* the key process; else NULL */
     bool (*wait)(void *ctx, uint32_t ms);
     void *wait_ctx;
-    /* Written once by obtain before `ready` is released; read-only afterwards. */
-    struct proxy_key_material material;
-    char *public_pem;
-    size_t public_pem_len;
-    atomic_bool ready;
 };
-
-static bool wait_sleep(void *ctx, uint32_t ms)
-{
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000u), .tv_nsec = (long)(ms % 1000u) * 1000000L};
-
-    (void)ctx;
-    while (nanosleep(&ts, &ts) != 0) {
-        /* EINTR: keep sleeping the rest. */
-    }
-    return false;
-}
-
-static const char *getenv_secure(const char *name)
-{
-    return secure_getenv(name);
-}
-
-static bool is_pow2(size_t v)
-{
-    return v != 0 && (v & (v - 1)) == 0;
-}
 
 shd_result proxy_keystore_create(const struct proxy_keystore_options *opts,
                                  struct proxy_keystore **ret_ks)
 {
     SHD_ENSURE(opts != NULL && opts->source != NULL && ret_ks != NULL, SHD_ERR_NULL);
-    size_t heap = opts->secure_heap_bytes != 0 ? opts->secure_heap_bytes
-                                               : PROXY_KEYSTORE_DEFAULT_SECURE_HEAP;
-    SHD_ENSURE_MSG(is_pow2(heap) && heap > SECURE_HEAP_MIN_CHUNK, SHD_ERR_CONFIG,
-                   "secure heap size %zu is not a power of two above %u", heap,
-                   SECURE_HEAP_MIN_CHUNK);
-    /* Before any private key exists (STYLE.md rule 30). */
-    SHD_GUARD_CTX(shd_secure_heap_init(heap, SECURE_HEAP_MIN_CHUNK), "secure heap");
-
+    struct proxy_keyholder *holder = NULL;
+    SHD_GUARD(proxy_keyholder_create(opts, &holder));
     struct proxy_keystore *ks = shd_alloc(sizeof(*ks));
-    SHD_ENSURE(ks != NULL, SHD_ERR_NOMEM);
-    ks->source = opts->source;
-    ks->max_attempts = opts->max_attempts != 0 ? opts->max_attempts
-                                               : PROXY_KEYSTORE_DEFAULT_ATTEMPTS;
-    ks->retry_base_ms = opts->retry_base_ms != 0 ? opts->retry_base_ms
-                                                 : PROXY_KEYSTORE_DEFAULT_RETRY_BASE_MS;
-    ks->retry_max_ms = opts->retry_max_ms != 0 ? opts->retry_max_ms
-                                               : PROXY_KEYSTORE_DEFAULT_RETRY_MAX_MS;
-    if (ks->retry_base_ms > ks->retry_max_ms) {
-        ks->retry_base_ms = ks->retry_max_ms;
+    if (ks == NULL) {
+        proxy_keyholder_free(holder);
+        SHD_BAIL(SHD_ERR_NOMEM);
     }
-    ks->wait = opts->wait != NULL ? opts->wait : wait_sleep;
+    ks->source = opts->source;
+    ks->wait = opts->wait;
     ks->wait_ctx = opts->wait_ctx;
-    atomic_init(&ks->ready, false);
-    if (ks->source->configure != NULL) {
-        shd_result r = ks->source->configure(opts->getenv != NULL ? opts->getenv : getenv_secure,
-                                             &ks->state);
-        if (shd_is_err(r)) {
-            shd_error_wrap("key source %s", ks->source->name);
-            shd_free(ks);
-            return r;
-        }
+    if (opts->in_process) {
+        ks->holder = holder;
+        *ret_ks = ks;
+        return SHD_OK;
+    }
+    /* The holder goes to the key process; spawn frees this process's copy on every path. */
+    shd_result r = proxy_keyproc_spawn(holder, 0, &ks->kp);
+    if (shd_is_err(r)) {
+        shd_free(ks);
+        return r;
     }
     *ret_ks = ks;
     return SHD_OK;
 }
 
-static void material_clear(struct proxy_key_material *m)
-{
-    EVP_PKEY_free(m->private_key);
-    EVP_PKEY_free(m->public_key);
-    if (m->remote_free != NULL) {
-        m->remote_free(m->remote_ctx);
-    }
-    shd_memzero(m, sizeof(*m));
-}
-
-/* Checks what a source returned and derives the public PEM. */
-static shd_result material_adopt(struct proxy_key_material *m, struct proxy_keystore *ks)
-{
-    bool local = m->private_key != NULL;
-
-    SHD_ENSURE_MSG(local != (m->remote_decrypt != NULL), SHD_ERR_INTERNAL,
-                   "key source %s returned %s", ks->source->name,
-                   local ? "both a key and a remote decrypt" : "no key");
-    SHD_ENSURE_MSG(local || m->public_key != NULL, SHD_ERR_INTERNAL,
-                   "key source %s returned no public key", ks->source->name);
-    EVP_PKEY *pub = m->public_key != NULL ? m->public_key : m->private_key;
-    SHD_ENSURE_MSG(shd_crypto_key_kind(pub) == SHD_CRYPTO_KEY_RSA, SHD_ERR_BAD_KEY,
-                   "key source %s: the key is not RSA", ks->source->name);
-    SHD_ENSURE_MSG(!local || shd_crypto_key_is_private(m->private_key), SHD_ERR_BAD_KEY,
-                   "key source %s: the key has no private part", ks->source->name);
-    int bits = EVP_PKEY_get_bits(pub);
-    SHD_ENSURE_MSG(bits >= 2048 && bits <= 8192, SHD_ERR_BAD_KEY,
-                   "key source %s: RSA key of %d bits (2048..8192)", ks->source->name, bits);
-    SHD_GUARD(shd_crypto_pubkey_export_spki_pem(pub, &ks->public_pem, &ks->public_pem_len));
-    ks->material = *m;
-    shd_memzero(m, sizeof(*m));
-    return SHD_OK;
-}
-
-/* Full jitter: uniform in [0, min(max, base * 2^(attempt-1))]. */
-static uint32_t backoff_ms(const struct proxy_keystore *ks, unsigned attempt)
-{
-    uint64_t cap = ks->retry_base_ms;
-    for (unsigned i = 1; i < attempt && cap < ks->retry_max_ms; i++) {
-        cap *= 2u;
-    }
-    if (cap > ks->retry_max_ms) {
-        cap = ks->retry_max_ms;
-    }
-    uint32_t rnd = 0;
-    if (shd_is_err(shd_crypto_random((uint8_t *)&rnd, sizeof(rnd)))) {
-        shd_error_clear();
-        return (uint32_t)cap;
-    }
-    return (uint32_t)(rnd % (cap + 1u));
-}
-
 shd_result proxy_keystore_obtain(struct proxy_keystore *ks)
 {
     SHD_ENSURE_REF(ks);
-    if (atomic_load_explicit(&ks->ready, memory_order_acquire)) {
-        shd_misuse("proxy_keystore_obtain called twice");
+    if (ks->holder != NULL) {
+        return proxy_keyholder_obtain(ks->holder, ks->wait, ks->wait_ctx);
     }
-    unsigned attempt = 0;
-    for (;;) {
-        struct proxy_key_material m = {0};
-
-        attempt++;
-        shd_result r = ks->source->obtain(ks->state, &m);
-        if (shd_is_ok(r)) {
-            r = material_adopt(&m, ks);
-            material_clear(&m);
-            if (shd_is_err(r)) {
-                return r;
-            }
-            atomic_store_explicit(&ks->ready, true, memory_order_release);
-            SHD_LOG_KV(SHD_LOG_LEVEL_INFO, PROXY_LOG_KEY, "key ready",
-                       SHD_LOG_STR("source", ks->source->name), SHD_LOG_UINT("attempts", attempt));
-            return SHD_OK;
-        }
-        if (!ks->source->retryable) {
-            shd_error_wrap("key source %s", ks->source->name);
-            return r;
-        }
-        if (attempt >= ks->max_attempts) {
-            /* The last attempt's chain becomes the root text of the exhausted error. */
-            char cause[SHD_ERROR_FRAME_LEN];
-            (void)shd_error_render(cause, sizeof(cause));
-            r = shd_error_setf(SHD_ERR_RETRY_EXHAUSTED, __FILE__, __LINE__, "%s", cause);
-            shd_error_wrap("giving up after %u attempts: key source %s", attempt,
-                           ks->source->name);
-            return r;
-        }
-        uint32_t ms = backoff_ms(ks, attempt);
-        (void)SHD_LOG_RESULT(SHD_LOG_LEVEL_WARNING, PROXY_LOG_KEY, r,
-                             "key source %s: attempt %u failed, next in %u ms", ks->source->name,
-                             attempt, ms);
-        if (ks->wait(ks->wait_ctx, ms)) {
-            SHD_BAIL_MSG(SHD_ERR_UNAVAILABLE, "key source %s: start-up abandoned",
-                         ks->source->name);
-        }
-    }
+    return proxy_keyproc_wait_ready(ks->kp, ks->wait, ks->wait_ctx);
 }
 
 bool proxy_keystore_ready(const struct proxy_keystore *ks)
 {
-    return ks != NULL && atomic_load_explicit(&ks->ready, memory_order_acquire);
+    if (ks == NULL) {
+        return false;
+    }
+    return ks->holder != NULL ? proxy_keyholder_ready(ks->holder) : proxy_keyproc_ready(ks->kp);
 }
 
 shd_result proxy_keystore_unwrap(void *ctx, const uint8_t *in, size_t n, uint8_t *out, size_t cap,
@@ -213,32 +75,20 @@ shd_result proxy_keystore_unwrap(void *ctx, const uint8_t *in, size_t n, uint8_t
     const struct proxy_keystore *ks = ctx;
 
     SHD_ENSURE(ks != NULL, SHD_ERR_NULL);
-    if (!proxy_keystore_ready(ks)) {
-        SHD_BAIL_MSG(SHD_ERR_UNAVAILABLE, "the key is not ready");
+    if (ks->holder != NULL) {
+        return proxy_keyholder_unwrap(ks->holder, in, n, out, cap, ret_len);
     }
-    if (ks->material.private_key != NULL) {
-        return shd_crypto_rsa_oaep_decrypt(SHD_CRYPTO_HASH_SHA256, in, n, ks->material.private_key,
-                                           out, cap, ret_len);
-    }
-    shd_result r = ks->material.remote_decrypt(ks->material.remote_ctx, in, n, out, cap, ret_len);
-    if (shd_is_err(r) && out != NULL) {
-        shd_memzero(out, cap);
-    }
-    return r;
+    return proxy_keyproc_unwrap(ks->kp, in, n, out, cap, ret_len);
 }
 
 shd_result proxy_keystore_public_pem(const struct proxy_keystore *ks, const char **ret_pem,
                                      size_t *ret_len)
 {
     SHD_ENSURE(ks != NULL && ret_pem != NULL, SHD_ERR_NULL);
-    if (!proxy_keystore_ready(ks)) {
-        SHD_BAIL_MSG(SHD_ERR_UNAVAILABLE, "the key is not ready");
+    if (ks->holder != NULL) {
+        return proxy_keyholder_public_pem(ks->holder, ret_pem, ret_len);
     }
-    *ret_pem = ks->public_pem;
-    if (ret_len != NULL) {
-        *ret_len = ks->public_pem_len;
-    }
-    return SHD_OK;
+    return proxy_keyproc_public_pem(ks->kp, ret_pem, ret_len);
 }
 
 const char *proxy_keystore_source_name(const struct proxy_keystore *ks)
@@ -246,15 +96,28 @@ const char *proxy_keystore_source_name(const struct proxy_keystore *ks)
     return ks != NULL ? ks->source->name : "";
 }
 
+bool proxy_keystore_holds_key(const struct proxy_keystore *ks)
+{
+    return ks != NULL && ks->holder != NULL && proxy_keyholder_ready(ks->holder);
+}
+
+pid_t proxy_keystore_key_pid(const struct proxy_keystore *ks)
+{
+    return ks != NULL ? proxy_keyproc_pid(ks->kp) : 0;
+}
+
+shd_result proxy_keystore_close(struct proxy_keystore *ks)
+{
+    SHD_ENSURE_REF(ks);
+    return ks->kp != NULL ? proxy_keyproc_close(ks->kp) : SHD_OK;
+}
+
 void proxy_keystore_free(struct proxy_keystore *ks)
 {
     if (ks == NULL) {
         return;
     }
-    material_clear(&ks->material);
-    if (ks->source->state_free != NULL) {
-        ks->source->state_free(ks->state);
-    }
-    shd_free(ks->public_pem);
+    proxy_keyproc_free(ks->kp);
+    proxy_keyholder_free(ks->holder);
     shd_free_wipe(ks, sizeof(*ks));
 }

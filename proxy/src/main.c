@@ -2,7 +2,8 @@
  * main.c - skr-proxy: a Polaris-compatible encrypting reverse proxy (polaris-protocol.md).
  *
  * Exit status: 0 after --help, --version or a clean SIGTERM/SIGINT; 2 for a bad command line or
- * configuration; 1 when start-up fails (listener, key).
+ * configuration; 1 when start-up fails (listener, key), when the key process dies (SIGCHLD: the
+ * supervisor then restarts the whole proxy), or when it did not exit cleanly at the end.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -28,6 +29,14 @@ static void term_set(sigset_t *set)
     (void)sigemptyset(set);
     (void)sigaddset(set, SIGTERM);
     (void)sigaddset(set, SIGINT);
+}
+
+/* What the main loop waits for: SIGTERM/SIGINT, and SIGCHLD (the key process, our only child,
+ * died). Blocked in every thread, so the signals stay pending for sigwaitinfo. */
+static void main_set(sigset_t *set)
+{
+    term_set(set);
+    (void)sigaddset(set, SIGCHLD);
 }
 
 /* The keystore's wait between key attempts: returns true when SIGTERM/SIGINT arrived. */
@@ -82,10 +91,18 @@ static int serve(const struct proxy_config *cfg)
     } else {
         sigset_t set;
         int sig = 0;
-        term_set(&set);
+        main_set(&set);
         while ((sig = sigwaitinfo(&set, NULL)) < 0) {
         }
-        SHD_LOG_INFO(PROXY_LOG_MAIN, "signal %d: draining", sig);
+        if (sig == SIGCHLD) {
+            SHD_LOG_FATAL(PROXY_LOG_MAIN, "the key process exited: draining, then exit 1");
+            rc = 1;
+        } else {
+            SHD_LOG_INFO(PROXY_LOG_MAIN, "signal %d: draining", sig);
+        }
+    }
+    if (shd_is_err(proxy_runtime_stop(rt)) && rc == 0) {
+        rc = fail("key process");
     }
     proxy_runtime_free(rt);
     return rc;
@@ -95,7 +112,7 @@ int main(int argc, char *argv[])
 {
     /* Before any thread exists, so that the signals reach sigwaitinfo in this thread only. */
     sigset_t set;
-    term_set(&set);
+    main_set(&set);
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
         (void)fprintf(stderr, "skr-proxy: cannot block signals\n");
         return 1;

@@ -214,6 +214,71 @@ static void test_sizes(void **state)
     EXPECT_ERR(proxy_parse_size("-1", 0, SIZE_MAX, &v), SHD_ERR_CONFIG);
     EXPECT_ERR(proxy_parse_size("99999999999999999999", 0, SIZE_MAX, &v), SHD_ERR_CONFIG);
     EXPECT_ERR(proxy_parse_size("1G", 0, 1024, &v), SHD_ERR_CONFIG);
+    shd_error_clear();
+}
+
+/* proxy_parse_uint: shd_parse_uint's digits and limits under the CONFIG category, [min, max]. */
+static void uint_fails(const char *s, uint64_t min, uint64_t max, const char *msg)
+{
+    uint64_t v = 7;
+    EXPECT_ERR(proxy_parse_uint(s, min, max, &v), SHD_ERR_CONFIG);
+    assert_int_equal(v, 7);
+    char got[256];
+    (void)shd_error_render(got, sizeof(got));
+    assert_string_equal(got, msg);
+    shd_error_clear();
+}
+
+static void test_uints(void **state)
+{
+    (void)state;
+    uint64_t v = 0;
+    EXPECT_OK(proxy_parse_uint("65535", 1, 65535, &v));
+    assert_int_equal(v, 65535);
+    EXPECT_OK(proxy_parse_uint("18446744073709551615", 0, UINT64_MAX, &v));
+    assert_int_equal(v, UINT64_MAX);
+    uint_fails("", 0, 10, "\"\": empty number");
+    uint_fails("+1", 0, 10, "\"+1\": invalid digit in number");
+    uint_fails("0x1", 0, 10, "\"0x1\": invalid digit in number");
+    uint_fails("18446744073709551616", 0, UINT64_MAX,
+               "\"18446744073709551616\": number out of range");
+    uint_fails("0", 1, 65535, "0 is outside 1..65535");
+    uint_fails("65536", 1, 65535, "65536 is outside 1..65535");
+}
+
+/* The key process: on by default; off (debugging) by flag or PROXY_KEY_PROCESS; flag wins. */
+static void test_key_process(void **state)
+{
+    (void)state;
+    const struct env_row base[] = {{"POLARIS_CONTAINER_WORKLOAD_BASE_URL", "http://h:1"},
+                                   {NULL, NULL}};
+    const struct env_row off[] = {{"POLARIS_CONTAINER_WORKLOAD_BASE_URL", "http://h:1"},
+                                  {"PROXY_KEY_PROCESS", "off"},
+                                  {NULL, NULL}};
+    const struct env_row bad[] = {{"POLARIS_CONTAINER_WORKLOAD_BASE_URL", "http://h:1"},
+                                  {"PROXY_KEY_PROCESS", "false"},
+                                  {NULL, NULL}};
+    struct proxy_config c;
+    const char *plain[] = {"p"};
+    EXPECT_OK(parse(base, 1, plain, &c));
+    assert_true(c.key_process);
+    proxy_config_clear(&c);
+    EXPECT_OK(parse(off, 1, plain, &c));
+    assert_false(c.key_process);
+    proxy_config_clear(&c);
+    const char *on[] = {"p", "--key-process=on"};
+    EXPECT_OK(parse(off, 2, on, &c));
+    assert_true(c.key_process);
+    proxy_config_clear(&c);
+    const char *flag_off[] = {"p", "--key-process", "off"};
+    EXPECT_OK(parse(base, 3, flag_off, &c));
+    assert_false(c.key_process);
+    proxy_config_clear(&c);
+    EXPECT_ERR(parse(bad, 1, plain, &c), SHD_ERR_CONFIG);
+    const char *flag_bad[] = {"p", "--key-process=0"};
+    EXPECT_ERR(parse(base, 2, flag_bad, &c), SHD_ERR_CONFIG);
+    const char *flag_none[] = {"p", "--key-process"};
+    EXPECT_ERR(parse(base, 2, flag_none, &c), SHD_ERR_USAGE);
 }
 
 int main(void)
@@ -222,7 +287,8 @@ int main(void)
         cmocka_unit_test(test_defaults_from_env),   cmocka_unit_test(test_env_switches),
         cmocka_unit_test(test_flags_override),      cmocka_unit_test(test_unix_workload),
         cmocka_unit_test(test_errors),              cmocka_unit_test(test_help_without_workload),
-        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_sizes),               cmocka_unit_test(test_uints),
+        cmocka_unit_test(test_key_process),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
