@@ -153,19 +153,14 @@ static shd_result make_cert_state(struct skr_ctx *ctx)
     return r;
 }
 
-/* SKR_KEY_POOL=N (0..16, default 0) keeps N wrapping keys generated ahead of requests. */
-#define SKR_KEY_POOL_MAX 16u
-
+/* SKR_KEY_POOL=N (0..SKR_KEY_POOL_MAX of wrapkey.h, default 0) keeps N wrapping keys generated
+ * ahead of requests. */
 static shd_result make_release_state(const struct skr_ctx_env *env, struct skr_ctx *ctx)
 {
-    const char *v = env->getenv("SKR_KEY_POOL");
-    uint64_t pool = 0;
+    uint32_t pool = 0;
 
     SHD_GUARD_CTX(skr_token_cache_new(NULL, &ctx->tokens), "token cache");
-    if (v != NULL && v[0] != '\0') {
-        SHD_GUARD_CTX(shd_parse_uint(v, 10, SKR_KEY_POOL_MAX, &pool),
-                      "SKR_KEY_POOL must be a number from 0 to %u", SKR_KEY_POOL_MAX);
-    }
+    SHD_GUARD(env_uint32(env, "SKR_KEY_POOL", 0, SKR_KEY_POOL_MAX, 0, &pool));
     if (pool > 0) {
         SHD_GUARD_CTX(skr_key_pool_new((unsigned)pool, &ctx->key_pool), "wrapping key pool");
     }
