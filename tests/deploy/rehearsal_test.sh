@@ -221,17 +221,8 @@ skr_env=$(python3 -c 'import json,sys; print(json.dumps({
 start skr skr "$skr" "$skr_env" '[]'
 wait_log skr 's/.*msg="listening" host=none port=0 socket=\([^ ]*\).*/\1/p' >/dev/null
 # -tcp=false: skr holds no listening TCP socket (the workload shares its network namespace).
-python3 - "$(program_pid skr skr)" <<'EOF' || rfail "skr listens on TCP despite -tcp=false"
-import os, sys
-pid = sys.argv[1]
-fds = (os.readlink(f"/proc/{pid}/fd/{f}") for f in os.listdir(f"/proc/{pid}/fd"))
-inodes = {l[8:-1] for l in fds if l.startswith("socket:[")}
-for table in ("tcp", "tcp6"):
-    for row in open(f"/proc/{pid}/net/{table}").read().splitlines()[1:]:
-        c = row.split()
-        if c[3] == "0A" and c[9] in inodes:  # 0A: LISTEN
-            sys.exit(1)
-EOF
+python3 "$DEPLOY_ROOT/tests/integration/no_tcp_listener.py" "$(program_pid skr skr)" ||
+    rfail "skr listens on TCP despite -tcp=false (or the check saw no socket)"
 SOCK=$SOCKDIR/skr.sock
 [[ -S "$SOCK" ]] || rfail "skr's socket is not in the shared volume"
 [[ "$(stat -c '%a %u %g' "$SOCK")" == "660 0 65532" ]] ||

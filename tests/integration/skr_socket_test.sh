@@ -101,20 +101,8 @@ grep -q 'msg="listening" host=none port=0 ' "$WORK/skr-T.log" ||
     skr_fail "skr -tcp=false did not get ready: $(cat "$WORK/skr-T.log")"
 out=$(as "${AS_NOBODY[@]}" -- GET "$SOCKDIR/t.sock" /status) || skr_fail "curl as 65534: $out"
 expect_eq "status over the socket with -tcp=false" "$out" $'{"message":"Status OK"}\n200'
-python3 - "$PID_T" <<'EOF' || skr_fail "skr -tcp=false holds a listening TCP socket"
-import os, sys
-pid = sys.argv[1]
-fds = (os.readlink(f"/proc/{pid}/fd/{f}") for f in os.listdir(f"/proc/{pid}/fd"))
-inodes = {l[8:-1] for l in fds if l.startswith("socket:[")}
-unix = [r for r in open(f"/proc/{pid}/net/unix").read().splitlines()[1:] if r.split()[6] in inodes]
-if not unix:
-    sys.exit(1)  # the check itself would be blind: skr's Unix socket must show up
-for table in ("tcp", "tcp6"):
-    for row in open(f"/proc/{pid}/net/{table}").read().splitlines()[1:]:
-        c = row.split()
-        if c[3] == "0A" and c[9] in inodes:  # 0A: LISTEN
-            sys.exit(1)
-EOF
+python3 "$SKR_IT_HERE/no_tcp_listener.py" "$PID_T" ||
+    skr_fail "skr -tcp=false holds a listening TCP socket (or the check saw no socket)"
 stop_daemon T 0 || skr_fail "skr -tcp=false did not stop cleanly"
 # Without -socket there would be no listener at all: refused like a Go flag error (exit 2).
 start_daemon N "$WORK/skr-N.log" "$SKR" -tcp=false
